@@ -1,0 +1,173 @@
+//! Parses one command-palette line into a [`Command`].
+
+/// A palette command with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `:help`
+    Help,
+    /// `:list`
+    List,
+    /// `:listall`
+    ListAll,
+    /// `:rooms`
+    Rooms,
+    /// `:join ROOM [PASSWORD]`
+    Join {
+        /// Room name as typed.
+        room: String,
+        /// Password, if given.
+        password: Option<String>,
+    },
+    /// `:dm USER`
+    Dm {
+        /// The other user's name as typed.
+        user: String,
+    },
+    /// `:chat`
+    Chat,
+    /// `:close`
+    Close,
+    /// `:quit`
+    Quit,
+}
+
+/// Why a palette line is not a command that can run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The line does not start with `:`.
+    NotACommand,
+    /// `:something` that is not a command.
+    Unknown,
+    /// A command without arguments was given some.
+    NoArguments,
+    /// Wrong number of arguments; the usage line to show.
+    Usage(&'static str),
+}
+
+impl ParseError {
+    /// The reply the user sees.
+    pub fn message(&self) -> &'static str {
+        match self {
+            ParseError::NotACommand => {
+                "That was not a command. Enter chat view by executing :chat to chat."
+            }
+            ParseError::Unknown => "Unknown command. Maybe check ':help'?",
+            ParseError::NoArguments => "This command does not expect any arguments!",
+            ParseError::Usage(u) => u,
+        }
+    }
+}
+
+/// One `:help` line per command: usage and description.
+pub const HELP: &[(&str, &str)] = &[
+    (":help", "Show this list"),
+    (":list", "List the users in your current chatroom or DM"),
+    (":listall", "List every user online"),
+    (":rooms", "List the public chatrooms"),
+    (
+        ":join ROOM [PASSWORD]",
+        "Join a chatroom (a hidden room needs its password)",
+    ),
+    (":dm USER", "Open a private conversation with USER"),
+    (
+        ":chat",
+        "Enter the chat view of your room or DM (leave it with :q)",
+    ),
+    (":close", "Leave your current chatroom or close your DM"),
+    (":quit", "Disconnect from the server"),
+];
+
+const JOIN_USAGE: &str = "Usage: :join ROOM [PASSWORD]";
+const DM_USAGE: &str = "Usage: :dm USER";
+
+/// Parses a sanitised palette line (not empty). Command names are
+/// case-insensitive; arguments are separated by whitespace.
+pub fn parse(line: &str) -> Result<Command, ParseError> {
+    let Some(rest) = line.strip_prefix(':') else {
+        return Err(ParseError::NotACommand);
+    };
+    let mut words = rest.split_whitespace();
+    let name = words.next().unwrap_or("").to_ascii_lowercase();
+    let args: Vec<&str> = words.collect();
+    let none = |c: Command| {
+        if args.is_empty() {
+            Ok(c)
+        } else {
+            Err(ParseError::NoArguments)
+        }
+    };
+    match name.as_str() {
+        "help" => none(Command::Help),
+        "list" => none(Command::List),
+        "listall" => none(Command::ListAll),
+        "rooms" => none(Command::Rooms),
+        "chat" => none(Command::Chat),
+        "close" => none(Command::Close),
+        "quit" => none(Command::Quit),
+        "join" => match args.as_slice() {
+            [room] => Ok(Command::Join {
+                room: room.to_string(),
+                password: None,
+            }),
+            [room, password] => Ok(Command::Join {
+                room: room.to_string(),
+                password: Some(password.to_string()),
+            }),
+            _ => Err(ParseError::Usage(JOIN_USAGE)),
+        },
+        "dm" => match args.as_slice() {
+            [user] => Ok(Command::Dm {
+                user: user.to_string(),
+            }),
+            _ => Err(ParseError::Usage(DM_USAGE)),
+        },
+        _ => Err(ParseError::Unknown),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_command() {
+        assert_eq!(parse(":help"), Ok(Command::Help));
+        assert_eq!(parse(":list"), Ok(Command::List));
+        assert_eq!(parse(":listall"), Ok(Command::ListAll));
+        assert_eq!(parse(":rooms"), Ok(Command::Rooms));
+        assert_eq!(parse(":chat"), Ok(Command::Chat));
+        assert_eq!(parse(":close"), Ok(Command::Close));
+        assert_eq!(parse(":QUIT"), Ok(Command::Quit));
+        assert_eq!(
+            parse(":join  games "),
+            Ok(Command::Join {
+                room: "games".into(),
+                password: None
+            })
+        );
+        assert_eq!(
+            parse(":join vault s3cret"),
+            Ok(Command::Join {
+                room: "vault".into(),
+                password: Some("s3cret".into())
+            })
+        );
+        assert_eq!(parse(":dm bob"), Ok(Command::Dm { user: "bob".into() }));
+    }
+
+    #[test]
+    fn argument_errors() {
+        assert_eq!(parse(":help me"), Err(ParseError::NoArguments));
+        assert_eq!(parse(":join"), Err(ParseError::Usage(JOIN_USAGE)));
+        assert_eq!(parse(":join a b c"), Err(ParseError::Usage(JOIN_USAGE)));
+        assert_eq!(parse(":dm"), Err(ParseError::Usage(DM_USAGE)));
+        assert_eq!(parse(":dm a b"), Err(ParseError::Usage(DM_USAGE)));
+    }
+
+    #[test]
+    fn non_commands() {
+        assert_eq!(parse("hello"), Err(ParseError::NotACommand));
+        assert_eq!(parse(":frobnicate"), Err(ParseError::Unknown));
+        assert_eq!(parse(":"), Err(ParseError::Unknown));
+    }
+}

@@ -1,0 +1,384 @@
+//! The configuration: `chatsock.ron` read with serde + ron into a validated
+//! [`Config`], with errors that name the field, line and column.
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::net::IpAddr;
+
+/// The repo's `chatsock.ron`, compiled in for when there is no file.
+pub const DEFAULT_RON: &str = include_str!("../chatsock.ron");
+
+/// A chat room's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Room {
+    /// Listed by `:rooms`.
+    pub public: bool,
+    /// Needed to join when not empty.
+    pub password: String,
+    /// Shown by `:rooms`.
+    pub description: String,
+    /// Most members at once; 0 = unlimited.
+    pub limit: usize,
+}
+
+impl Default for Room {
+    fn default() -> Self {
+        Room {
+            public: true,
+            password: String::new(),
+            description: String::new(),
+            limit: 0,
+        }
+    }
+}
+
+/// Rooms in file order (a RON map read without losing its order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rooms(pub Vec<(String, Room)>);
+
+impl<'de> Deserialize<'de> for Rooms {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Rooms;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map of room name to room")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Rooms, A::Error> {
+                let mut rooms: Vec<(String, Room)> = Vec::new();
+                while let Some((name, room)) = map.next_entry::<String, Room>()? {
+                    if rooms.iter().any(|(n, _)| *n == name) {
+                        return Err(serde::de::Error::custom(format!(
+                            "duplicate room `{name}`"
+                        )));
+                    }
+                    rooms.push((name, room));
+                }
+                Ok(Rooms(rooms))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The server's whole configuration, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Config {
+    /// Address to listen on.
+    pub host: String,
+    /// TCP port (0 = any free port).
+    pub port: u16,
+    /// Rooms in file order.
+    pub rooms: Rooms,
+    /// Shown in a box on connect; empty shows `Welcome!`.
+    pub welcome_message: String,
+    /// Make new clients wait 2.5 s before the banner.
+    pub connection_timeout: bool,
+    /// History lines per client and chat view height.
+    pub chatview_max: usize,
+    /// Longest username, in characters.
+    pub username_limit: usize,
+    /// Longest chat message, in characters; 0 = no limit.
+    pub message_limit: usize,
+    /// Most clients at once; 0 = unlimited.
+    pub max_clients: usize,
+    /// Most clients from one IP address; 0 = unlimited.
+    pub max_clients_per_ip: usize,
+    /// Longest input line in bytes.
+    pub max_line_length: usize,
+    /// Most unsent output bytes per client before it is disconnected.
+    pub send_queue_limit: usize,
+    /// Lines per second a client may send, sustained; 0 = no throttling.
+    pub flood_rate: u32,
+    /// Lines a client may send at once before throttling starts.
+    pub flood_burst: u32,
+    /// Seconds to choose a username; 0 = no limit.
+    pub name_timeout: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let room = |description: &str| Room {
+            description: description.to_string(),
+            ..Room::default()
+        };
+        Config {
+            host: "127.0.0.1".into(),
+            port: 22222,
+            rooms: Rooms(vec![
+                ("general".into(), room("General chat")),
+                ("games".into(), room("Talk about games")),
+            ]),
+            welcome_message: "WELCOME!".into(),
+            connection_timeout: true,
+            chatview_max: 20,
+            username_limit: 10,
+            message_limit: 150,
+            max_clients: 1024,
+            max_clients_per_ip: 16,
+            max_line_length: 1024,
+            send_queue_limit: 262_144,
+            flood_rate: 5,
+            flood_burst: 10,
+            name_timeout: 60,
+        }
+    }
+}
+
+/// A config that could not be read, with where it went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// File name (or `<embedded default>`).
+    pub file: String,
+    /// 1-based line and column, when known.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong, naming the field.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.position {
+            Some((line, col)) => write!(f, "{}:{}:{}: {}", self.file, line, col, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Parses and validates RON `source`; `file` names it in errors.
+    pub fn from_ron(source: &str, file: &str) -> Result<Config, ConfigError> {
+        let config: Config = ron::from_str(source).map_err(|e| ConfigError {
+            file: file.to_string(),
+            position: Some((e.span.start.line, e.span.start.col)),
+            message: e.code.to_string(),
+        })?;
+        config.validate().map_err(|(path, message)| ConfigError {
+            file: file.to_string(),
+            position: locate(source, &path),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The listen address, validated.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.host.parse().ok()
+    }
+
+    /// Checks values serde cannot: ranges and room names. The error carries
+    /// the path of the field (`["rooms", "x", "limit"]`) and the message.
+    fn validate(&self) -> Result<(), (Vec<String>, String)> {
+        let field = |name: &str, msg: String| (vec![name.to_string()], format!("`{name}` {msg}"));
+        if self.ip().is_none() {
+            return Err(field(
+                "host",
+                format!("must be an IP address such as \"127.0.0.1\" or \"::\", not {:?}", self.host),
+            ));
+        }
+        let ranges: [(&str, usize, usize, usize); 5] = [
+            ("chatviewMax", self.chatview_max, 1, 200),
+            ("usernameLimit", self.username_limit, 1, 32),
+            ("maxLineLength", self.max_line_length, 16, 1 << 20),
+            ("sendQueueLimit", self.send_queue_limit, 16_384, 1 << 30),
+            ("floodBurst", self.flood_burst as usize, 1, 100_000),
+        ];
+        for (name, value, lo, hi) in ranges {
+            if !(lo..=hi).contains(&value) {
+                return Err(field(name, format!("must be between {lo} and {hi}, not {value}")));
+            }
+        }
+        if self.rooms.0.is_empty() {
+            return Err(field("rooms", "must name at least one room".into()));
+        }
+        for (name, _) in &self.rooms.0 {
+            let n = name.chars().count();
+            if n == 0
+                || n > 32
+                || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == ':')
+            {
+                return Err((
+                    vec!["rooms".into(), name.clone()],
+                    format!(
+                        "room name {name:?} is not allowed: 1-32 characters, no whitespace, no '/', no ':'"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A one-line summary for `--check`.
+    pub fn summary(&self) -> String {
+        let public = self.rooms.0.iter().filter(|(_, r)| r.public).count();
+        format!(
+            "{}:{}, {} rooms ({} public), chatviewMax {}, usernameLimit {}, messageLimit {}, maxClients {}",
+            self.host,
+            self.port,
+            self.rooms.0.len(),
+            public,
+            self.chatview_max,
+            self.username_limit,
+            self.message_limit,
+            self.max_clients
+        )
+    }
+}
+
+/// Finds the line and column of a field in RON source: `path` is a field
+/// name, or `rooms`, a room name and optionally one of its fields.
+fn locate(source: &str, path: &[String]) -> Option<(usize, usize)> {
+    let tokens = tokens(source);
+    let mut from = 0;
+    let mut found = None;
+    for (depth, want) in path.iter().enumerate() {
+        // The first path element is a field name; a room name is a string.
+        let is_room_name = depth == 1;
+        let i = tokens[from..].iter().position(|t| {
+            t.text == *want && t.quoted == is_room_name
+        })? + from;
+        found = Some((tokens[i].line, tokens[i].col));
+        from = i + 1;
+    }
+    found
+}
+
+struct Token<'a> {
+    text: &'a str,
+    quoted: bool,
+    line: usize,
+    col: usize,
+}
+
+/// Identifiers and string literals of RON source, with their positions;
+/// comments are skipped.
+fn tokens(source: &str) -> Vec<Token<'_>> {
+    let bytes = source.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut line, mut line_start) = (0, 1, 0);
+    let col = |i: usize, line_start: usize| source[line_start..i].chars().count() + 1;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\n' {
+            line += 1;
+            line_start = i + 1;
+            i += 1;
+        } else if source[i..].starts_with("//") {
+            while i < bytes.len() && bytes[i] != b'\n' {
+                i += 1;
+            }
+        } else if source[i..].starts_with("/*") {
+            i += 2;
+            while i < bytes.len() && !source[i..].starts_with("*/") {
+                if bytes[i] == b'\n' {
+                    line += 1;
+                    line_start = i + 1;
+                }
+                i += 1;
+            }
+            i += 2;
+        } else if b == b'"' {
+            let start = i;
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            let end = i.min(bytes.len());
+            out.push(Token {
+                text: source.get(start + 1..end).unwrap_or(""),
+                quoted: true,
+                line,
+                col: col(start, line_start),
+            });
+            i += 1;
+        } else if b.is_ascii_alphabetic() || b == b'_' {
+            let start = i;
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            out.push(Token {
+                text: &source[start..i],
+                quoted: false,
+                line,
+                col: col(start, line_start),
+            });
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_is_valid_and_ordered() {
+        let c = Config::from_ron(DEFAULT_RON, "chatsock.ron").unwrap();
+        let names: Vec<&str> = c.rooms.0.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(&names[..3], &["general", "games", "staff"]);
+        assert!(c.rooms.0.iter().any(|(_, r)| !r.public && !r.password.is_empty()));
+        assert_eq!(c.port, 22222);
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        assert_eq!(Config::from_ron("()", "x").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_field_names_field_and_position() {
+        let e = Config::from_ron("(\n  port: 1,\n  colour: 3,\n)", "c.ron").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(3));
+        assert!(e.message.contains("colour"), "{e}");
+        assert!(e.to_string().starts_with("c.ron:3:"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let e = Config::from_ron("(\n  port: \"high\",\n)", "c.ron").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+    }
+
+    #[test]
+    fn impossible_value_names_field_line_and_column() {
+        let e = Config::from_ron("(\n  port: 1,\n    chatviewMax: 0,\n)", "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((3, 5)));
+        assert!(e.message.contains("chatviewMax"), "{e}");
+        let e = Config::from_ron("(usernameLimit: 33)", "c.ron").unwrap_err();
+        assert!(e.message.contains("usernameLimit"), "{e}");
+    }
+
+    #[test]
+    fn bad_room_name_is_located() {
+        let src = "(\n rooms: {\n  \"ok\": (),\n  \"bad name\": (limit: 2),\n },\n)";
+        let e = Config::from_ron(src, "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((4, 3)), "{e}");
+        assert!(e.message.contains("bad name"));
+    }
+
+    #[test]
+    fn unknown_room_field_is_an_error() {
+        let e = Config::from_ron("(rooms: {\"a\": (secret: 1)})", "c.ron").unwrap_err();
+        assert!(e.message.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn bad_host_is_an_error() {
+        let e = Config::from_ron("(host: \"nowhere\")", "c.ron").unwrap_err();
+        assert!(e.message.contains("host"), "{e}");
+    }
+
+    #[test]
+    fn comments_do_not_confuse_the_locator() {
+        let src = "(\n // chatviewMax: 5\n /* chatviewMax */ chatviewMax: 999,\n)";
+        let e = Config::from_ron(src, "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((3, 20)), "{e}");
+    }
+}

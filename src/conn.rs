@@ -1,0 +1,236 @@
+//! One client socket: the line reader and flood bucket on the way in, a
+//! bounded output queue on the way out.
+
+use crate::line::{Line, LineReader};
+use mio::net::TcpStream;
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Stop reading the socket while this many lines wait to be processed, so
+/// the kernel applies backpressure to a flooding client.
+pub const PAUSE_LINES: usize = 32;
+/// More lines than this waiting at once (one read's worth of tiny lines on
+/// top of a paused queue) disconnects the client: `excess flood`.
+pub const EXCESS_FLOOD_LINES: usize = 512;
+/// Bytes read from a socket per `read` call.
+pub const READ_CHUNK: usize = 4096;
+
+/// What a socket operation came to, so `io::ErrorKind` is matched once.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Io {
+    /// Done for now; more may come with the next readiness event.
+    WouldBlock,
+    /// The peer closed its side (read returned 0).
+    Eof,
+    /// Stopped on purpose (reading paused, or output fully written).
+    Done,
+    /// The connection failed; the reason for the log.
+    Error(String),
+}
+
+fn classify(e: &io::Error) -> Option<Io> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock => Some(Io::WouldBlock),
+        io::ErrorKind::Interrupted => None,
+        _ => Some(Io::Error(e.to_string())),
+    }
+}
+
+/// Token bucket for `floodRate`/`floodBurst`.
+#[derive(Debug)]
+pub struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    /// A full bucket; `rate` 0 means no throttling.
+    pub fn new(rate: u32, burst: u32, now: Instant) -> Bucket {
+        Bucket {
+            rate: f64::from(rate),
+            burst: f64::from(burst.max(1)),
+            tokens: f64::from(burst.max(1)),
+            last: now,
+        }
+    }
+
+    /// Takes one token, or says how long until one is available.
+    pub fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        if self.rate <= 0.0 {
+            return Ok(());
+        }
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+/// One connected client as the event loop sees it.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket.
+    pub stream: TcpStream,
+    /// The peer's address.
+    pub addr: SocketAddr,
+    /// Distinguishes this connection from a later one with the same key.
+    pub gen: u64,
+    reader: LineReader,
+    /// Complete lines not yet handed to the core.
+    pub pending: VecDeque<Line>,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Reading stopped because too many lines wait.
+    pub read_paused: bool,
+    /// The peer closed its sending side.
+    pub eof: bool,
+    /// Flood control.
+    pub bucket: Bucket,
+    /// A flood timer is already set.
+    pub flood_timer: bool,
+    /// WRITABLE interest is registered.
+    pub want_write: bool,
+    /// Queued for flushing this pass.
+    pub dirty: bool,
+    /// Close after flushing, with this reason.
+    pub closing: Option<&'static str>,
+    /// Drop without flushing, with this reason.
+    pub dead: Option<String>,
+}
+
+impl Conn {
+    /// Wraps an accepted socket.
+    pub fn new(stream: TcpStream, addr: SocketAddr, gen: u64, max_line: usize, bucket: Bucket) -> Conn {
+        Conn {
+            stream,
+            addr,
+            gen,
+            reader: LineReader::new(max_line),
+            pending: VecDeque::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            read_paused: false,
+            eof: false,
+            bucket,
+            flood_timer: false,
+            want_write: false,
+            dirty: false,
+            closing: None,
+            dead: None,
+        }
+    }
+
+    /// Reads until WouldBlock, EOF, an error, or the pending-line limit.
+    pub fn read(&mut self, scratch: &mut [u8]) -> Io {
+        loop {
+            if self.pending.len() >= PAUSE_LINES {
+                self.read_paused = true;
+                return Io::Done;
+            }
+            match self.stream.read(scratch) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Io::Eof;
+                }
+                Ok(n) => {
+                    let pending = &mut self.pending;
+                    self.reader.feed(&scratch[..n], |l| pending.push_back(l));
+                    if self.pending.len() > EXCESS_FLOOD_LINES {
+                        return Io::Error("excess flood".into());
+                    }
+                }
+                Err(e) => {
+                    if let Some(io) = classify(&e) {
+                        return io;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes queued but not yet written.
+    pub fn unsent(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// Appends output; if that would pass `limit` unsent bytes, first tries
+    /// to write, and fails if the queue is still too full.
+    pub fn queue(&mut self, bytes: &[u8], limit: usize) -> Result<(), ()> {
+        if self.unsent() + bytes.len() > limit {
+            let _ = self.flush();
+            if self.unsent() + bytes.len() > limit {
+                return Err(());
+            }
+        }
+        if self.out_pos > 0 && self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        }
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Drops queued output that has not started to go out and queues
+    /// `bytes` instead (a full chat-view redraw replacing stale updates).
+    pub fn replace_unsent(&mut self, bytes: &[u8]) {
+        // Bytes already partly written must be finished first; keep the
+        // whole queue up to out_pos and drop the rest.
+        self.out.truncate(self.out_pos);
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Writes queued output until done or WouldBlock; frees the buffer
+    /// when it is drained.
+    pub fn flush(&mut self) -> Io {
+        while self.out_pos < self.out.len() {
+            match self.stream.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Io::Error("write returned 0".into()),
+                Ok(n) => self.out_pos += n,
+                Err(e) => {
+                    if let Some(io) = classify(&e) {
+                        return io;
+                    }
+                }
+            }
+        }
+        self.out = Vec::new();
+        self.out_pos = 0;
+        Io::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_allows_burst_then_rate() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(5, 3, t0);
+        assert!(b.take(t0).is_ok());
+        assert!(b.take(t0).is_ok());
+        assert!(b.take(t0).is_ok());
+        let wait = b.take(t0).unwrap_err();
+        assert!(wait > Duration::from_millis(150) && wait <= Duration::from_millis(200));
+        assert!(b.take(t0 + Duration::from_millis(200)).is_ok());
+        assert!(b.take(t0 + Duration::from_millis(200)).is_err());
+    }
+
+    #[test]
+    fn bucket_rate_zero_never_throttles() {
+        let t0 = Instant::now();
+        let mut b = Bucket::new(0, 1, t0);
+        for _ in 0..1000 {
+            assert!(b.take(t0).is_ok());
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The `chatsock` binary: command line → config → `server::run`; exit codes.
+
+use chatsock::config::{Config, ConfigError, DEFAULT_RON};
+use chatsock::{server, VERSION};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+Usage: chatsock [--config PATH] [--port N] [--check]
+
+  --config PATH  read the configuration from PATH (default ./chatsock.ron,
+                 or the built-in default when that file does not exist)
+  --port N       listen on port N instead of the configured one (0 = any)
+  --check        validate the configuration, print a summary and exit
+  --help         show this help
+  --version      show the version";
+
+/// How the program ends, mapped to an exit code in `main`.
+enum Failure {
+    /// Bad command line: exit 2.
+    Usage(String),
+    /// Config or bind error: exit 1.
+    Fatal(String),
+}
+
+struct Args {
+    config: Option<String>,
+    port: Option<u16>,
+    check: bool,
+}
+
+fn parse_args() -> Result<Option<Args>, Failure> {
+    let mut args = Args { config: None, port: None, check: false };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            "--version" | "-V" => {
+                println!("chatsock {VERSION}");
+                return Ok(None);
+            }
+            "--check" => args.check = true,
+            "--config" => {
+                let path = it.next().ok_or_else(|| Failure::Usage("--config needs a PATH".into()))?;
+                args.config = Some(path);
+            }
+            "--port" => {
+                let n = it.next().ok_or_else(|| Failure::Usage("--port needs a number".into()))?;
+                let port = n
+                    .parse()
+                    .map_err(|_| Failure::Usage(format!("--port: {n:?} is not a port number (0-65535)")))?;
+                args.port = Some(port);
+            }
+            other => return Err(Failure::Usage(format!("unknown argument {other:?}"))),
+        }
+    }
+    Ok(Some(args))
+}
+
+fn load(path: Option<&str>) -> Result<Config, ConfigError> {
+    let (source, file) = match path {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(s) => (s, p.to_string()),
+            Err(e) => {
+                return Err(ConfigError {
+                    file: p.to_string(),
+                    position: None,
+                    message: format!("cannot read the config file: {e}"),
+                })
+            }
+        },
+        None => match std::fs::read_to_string("chatsock.ron") {
+            Ok(s) => (s, "chatsock.ron".to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (DEFAULT_RON.to_string(), "<built-in chatsock.ron>".to_string())
+            }
+            Err(e) => {
+                return Err(ConfigError {
+                    file: "chatsock.ron".into(),
+                    position: None,
+                    message: format!("cannot read the config file: {e}"),
+                })
+            }
+        },
+    };
+    Config::from_ron(&source, &file)
+}
+
+fn try_main() -> Result<(), Failure> {
+    let Some(args) = parse_args()? else { return Ok(()) };
+    let mut config = load(args.config.as_deref()).map_err(|e| Failure::Fatal(e.to_string()))?;
+    if let Some(port) = args.port {
+        config.port = port;
+    }
+    if args.check {
+        println!("config OK: {}", config.summary());
+        return Ok(());
+    }
+    let ip = config.ip().ok_or_else(|| Failure::Fatal(format!("bad host {:?}", config.host)))?;
+    let addr = SocketAddr::new(ip, config.port);
+    let listener = mio::net::TcpListener::bind(addr)
+        .map_err(|e| Failure::Fatal(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().map_err(|e| Failure::Fatal(e.to_string()))?;
+    println!("chatsock v{VERSION}");
+    println!("Now running on {bound}");
+    eprintln!("chatsock: listening on {bound}");
+    server::run(listener, config, VERSION).map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+}
+
+fn main() -> ExitCode {
+    match try_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(msg)) => {
+            eprintln!("chatsock: {msg}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Fatal(msg)) => {
+            eprintln!("chatsock: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,400 @@
+//! The event loop: one `mio::Poll` for the listener, the signals and every
+//! client in a `Slab<Conn>`, with a timer queue; it moves bytes and time
+//! between sockets and the chat core.
+
+use crate::chat::{Chat, ClientId, Outbox, Timer, TimerKind};
+use crate::config::Config;
+use crate::conn::{Bucket, Conn, Io, READ_CHUNK};
+use crate::line::Line;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use slab::Slab;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+/// Seconds between the shutdown notice and the goodbye.
+pub const GRACE_SECS: u64 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Alarm {
+    Core { client: ClientId, gen: u64, dot: bool },
+    Flood { key: usize, gen: u64 },
+    Countdown(u64),
+    Grace,
+}
+
+/// The shell around the chat core.
+struct Server {
+    poll: Poll,
+    listener: TcpListener,
+    chat: Chat,
+    conns: Slab<Conn>,
+    per_ip: HashMap<IpAddr, usize>,
+    timers: BinaryHeap<Reverse<(Instant, Alarm)>>,
+    dirty: Vec<usize>,
+    doomed: Vec<usize>,
+    scratch: Vec<u8>,
+    next_gen: u64,
+    shutdown: bool,
+    done: bool,
+}
+
+/// Serves `listener` with `config` until a shutdown completes.
+pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::Result<()> {
+    let poll = Poll::new()?;
+    let mut listener = listener;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
+    let mut server = Server {
+        poll,
+        listener,
+        chat: Chat::new(config, version),
+        conns: Slab::new(),
+        per_ip: HashMap::new(),
+        timers: BinaryHeap::new(),
+        dirty: Vec::new(),
+        doomed: Vec::new(),
+        scratch: vec![0; READ_CHUNK],
+        next_gen: 0,
+        shutdown: false,
+        done: false,
+    };
+    let mut events = Events::with_capacity(1024);
+    while !server.done {
+        let timeout = server
+            .timers
+            .peek()
+            .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+        if let Err(e) = server.poll.poll(&mut events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => server.accept(),
+                SIGNALS => {
+                    let count = signals.pending().filter(|s| [SIGINT, SIGTERM].contains(s)).count();
+                    for _ in 0..count {
+                        server.signal();
+                    }
+                }
+                Token(key) => {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        server.read(key);
+                    }
+                    if event.is_writable() {
+                        server.mark_dirty(key);
+                    }
+                }
+            }
+        }
+        server.fire_timers();
+        server.end_pass();
+    }
+    Ok(())
+}
+
+impl Server {
+    fn accept(&mut self) {
+        loop {
+            let (mut stream, addr) = match self.listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // EMFILE and friends: log and retry on the next event.
+                    eprintln!("chatsock: accept failed: {e}");
+                    return;
+                }
+            };
+            let cfg = self.chat.config();
+            let ip = addr.ip();
+            let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+            let refusal = if self.shutdown {
+                Some("The server is shutting down, try again later.\r\n")
+            } else if (cfg.max_clients > 0 && self.conns.len() >= cfg.max_clients)
+                || (cfg.max_clients_per_ip > 0 && from_ip >= cfg.max_clients_per_ip)
+            {
+                Some("Server full, try again later.\r\n")
+            } else {
+                None
+            };
+            if let Some(msg) = refusal {
+                let _ = stream.write(msg.as_bytes());
+                eprintln!("chatsock: refused {addr}: {}", msg.trim_end());
+                continue;
+            }
+            let entry = self.conns.vacant_entry();
+            let key = entry.key();
+            if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE) {
+                eprintln!("chatsock: cannot register {addr}: {e}");
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            self.next_gen += 1;
+            let bucket = Bucket::new(cfg.flood_rate, cfg.flood_burst, Instant::now());
+            entry.insert(Conn::new(stream, addr, self.next_gen, cfg.max_line_length, bucket));
+            *self.per_ip.entry(ip).or_insert(0) += 1;
+            eprintln!("chatsock: client connected: {addr} ({} online)", self.conns.len());
+            self.chat.connect(key);
+            self.apply();
+            self.drive(key);
+        }
+    }
+
+    fn signal(&mut self) {
+        if self.shutdown {
+            println!("Second signal: shutting down now.");
+            self.finish();
+            return;
+        }
+        self.shutdown = true;
+        eprintln!("chatsock: shutdown requested; closing in {GRACE_SECS} seconds");
+        println!("Shutting down in {GRACE_SECS} seconds... (signal again to stop at once)");
+        self.chat.shutdown_notice();
+        self.apply();
+        let now = Instant::now();
+        for left in 1..GRACE_SECS {
+            let at = now + Duration::from_secs(GRACE_SECS - left);
+            self.timers.push(Reverse((at, Alarm::Countdown(left))));
+        }
+        self.timers.push(Reverse((now + Duration::from_secs(GRACE_SECS), Alarm::Grace)));
+    }
+
+    fn finish(&mut self) {
+        self.chat.shutdown_goodbye();
+        self.apply();
+        self.done = true;
+        println!("Server shut down.");
+        eprintln!("chatsock: shut down");
+    }
+
+    fn read(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else { return };
+        if conn.read_paused || conn.eof || conn.dead.is_some() {
+            return;
+        }
+        match conn.read(&mut self.scratch) {
+            Io::Error(reason) => self.kill(key, reason),
+            Io::Eof | Io::Done | Io::WouldBlock => self.drive(key),
+        }
+    }
+
+    /// Hands waiting lines to the core as far as flood control allows,
+    /// resumes reading when the queue has room, and closes after EOF.
+    fn drive(&mut self, key: usize) {
+        loop {
+            let now = Instant::now();
+            let Some(conn) = self.conns.get_mut(key) else { return };
+            if conn.dead.is_some() || conn.closing.is_some() {
+                return;
+            }
+            if !self.chat.wants_input(key) {
+                return;
+            }
+            if conn.pending.is_empty() {
+                if conn.read_paused {
+                    conn.read_paused = false;
+                    match conn.read(&mut self.scratch) {
+                        Io::Error(reason) => return self.kill(key, reason),
+                        _ => continue,
+                    }
+                }
+                if conn.eof {
+                    self.kill(key, "closed by client".into());
+                }
+                return;
+            }
+            if let Err(wait) = conn.bucket.take(now) {
+                if !conn.flood_timer {
+                    conn.flood_timer = true;
+                    let alarm = Alarm::Flood { key, gen: conn.gen };
+                    self.timers.push(Reverse((now + wait, alarm)));
+                }
+                return;
+            }
+            let Some(line) = conn.pending.pop_front() else { return };
+            match line {
+                Line::Text(bytes) => self.chat.line(key, &bytes),
+                Line::TooLong => self.chat.line_too_long(key),
+            }
+            self.apply();
+        }
+    }
+
+    /// Carries out what the core asked for.
+    fn apply(&mut self) {
+        let out = &self.chat.out;
+        if out.writes.is_empty() && out.closes.is_empty() && out.timers.is_empty() && out.named.is_empty() {
+            return;
+        }
+        let limit = self.chat.config().send_queue_limit;
+        // Taken out and put back so the vectors keep their capacity.
+        let mut out: Outbox = std::mem::take(&mut self.chat.out);
+        for (id, chunk) in out.writes.drain(..) {
+            let Some(conn) = self.conns.get_mut(id) else { continue };
+            if conn.dead.is_some() {
+                continue;
+            }
+            if conn.queue(chunk.bytes(), limit).is_err() {
+                conn.dead = Some("send queue full".into());
+                self.doomed.push(id);
+                continue;
+            }
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+        for (id, reason) in out.closes.drain(..) {
+            if let Some(conn) = self.conns.get_mut(id) {
+                conn.closing.get_or_insert(reason);
+                if !conn.dirty {
+                    conn.dirty = true;
+                    self.dirty.push(id);
+                }
+            }
+        }
+        let now = Instant::now();
+        for Timer { client, gen, kind, after } in out.timers.drain(..) {
+            let alarm = Alarm::Core { client, gen, dot: kind == TimerKind::Dot };
+            self.timers.push(Reverse((now + after, alarm)));
+        }
+        for id in out.named.drain(..) {
+            if let (Some(conn), Some(name)) = (self.conns.get(id), self.chat.name(id)) {
+                eprintln!("chatsock: user named: {} {name}", conn.addr);
+            }
+        }
+        self.chat.out = out;
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse((at, alarm))) = self.timers.peek().copied() {
+            if at > now || self.done {
+                return;
+            }
+            self.timers.pop();
+            match alarm {
+                Alarm::Core { client, gen, dot } => {
+                    let kind = if dot { TimerKind::Dot } else { TimerKind::NameTimeout };
+                    self.chat.timer(client, gen, kind);
+                    self.apply();
+                    self.drive(client);
+                }
+                Alarm::Flood { key, gen } => {
+                    if let Some(conn) = self.conns.get_mut(key).filter(|c| c.gen == gen) {
+                        conn.flood_timer = false;
+                        self.drive(key);
+                    }
+                }
+                Alarm::Countdown(left) => println!("{left}..."),
+                Alarm::Grace => self.finish(),
+            }
+        }
+    }
+
+    fn mark_dirty(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if !conn.dirty {
+                conn.dirty = true;
+                self.dirty.push(key);
+            }
+        }
+    }
+
+    /// A connection to drop without flushing (error, overflow, flood).
+    fn kill(&mut self, key: usize, reason: String) {
+        if let Some(conn) = self.conns.get_mut(key) {
+            if conn.dead.is_none() {
+                conn.dead = Some(reason);
+                self.doomed.push(key);
+            }
+        }
+    }
+
+    /// Flushes every connection with new output (one write pass each),
+    /// then removes the dead and the finished.
+    fn end_pass(&mut self) {
+        loop {
+            while let Some(key) = self.dirty.pop() {
+                let Some(conn) = self.conns.get_mut(key) else { continue };
+                conn.dirty = false;
+                if conn.dead.is_some() {
+                    continue;
+                }
+                match conn.flush() {
+                    Io::Error(reason) => {
+                        self.kill(key, reason);
+                        continue;
+                    }
+                    Io::WouldBlock if conn.closing.is_none() => {
+                        if !conn.want_write {
+                            conn.want_write = true;
+                            let _ = self.poll.registry().reregister(
+                                &mut conn.stream,
+                                Token(key),
+                                Interest::READABLE | Interest::WRITABLE,
+                            );
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
+                if let Some(reason) = conn.closing {
+                    conn.dead = Some(reason.to_string());
+                    self.doomed.push(key);
+                } else if conn.want_write {
+                    conn.want_write = false;
+                    let _ = self.poll.registry().reregister(&mut conn.stream, Token(key), Interest::READABLE);
+                }
+            }
+            if self.doomed.is_empty() {
+                break;
+            }
+            for key in std::mem::take(&mut self.doomed) {
+                self.remove(key);
+            }
+        }
+        if self.done {
+            for key in self.conns.iter().map(|(k, _)| k).collect::<Vec<_>>() {
+                self.remove(key);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        let name = self.chat.name(key).map(str::to_string);
+        self.chat.disconnect(key);
+        self.apply();
+        if !self.conns.contains(key) {
+            return;
+        }
+        let mut conn = self.conns.remove(key);
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        let ip = conn.addr.ip();
+        if let Some(n) = self.per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
+        let reason = conn.dead.take().unwrap_or_else(|| "closed".into());
+        eprintln!(
+            "chatsock: client disconnected: {} {} ({reason}; {} online)",
+            conn.addr,
+            name.as_deref().unwrap_or("-"),
+            self.conns.len()
+        );
+    }
+}
