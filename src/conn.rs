@@ -82,6 +82,8 @@ pub struct Conn {
     pub stream: TcpStream,
     /// The peer's address.
     pub addr: SocketAddr,
+    /// The username, once chosen (for the log).
+    pub name: Option<Box<str>>,
     /// Distinguishes this connection from a later one with the same key.
     pub gen: u64,
     reader: LineReader,
@@ -113,6 +115,7 @@ impl Conn {
         Conn {
             stream,
             addr,
+            name: None,
             gen,
             reader: LineReader::new(max_line),
             pending: VecDeque::new(),

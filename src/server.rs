@@ -271,8 +271,9 @@ impl Server {
             self.timers.push(Reverse((now + after, alarm)));
         }
         for id in out.named.drain(..) {
-            if let (Some(conn), Some(name)) = (self.conns.get(id), self.chat.name(id)) {
+            if let (Some(conn), Some(name)) = (self.conns.get_mut(id), self.chat.name(id)) {
                 eprintln!("chatsock: user named: {} {name}", conn.addr);
+                conn.name = Some(name.into());
             }
         }
         self.chat.out = out;
@@ -374,7 +375,6 @@ impl Server {
     }
 
     fn remove(&mut self, key: usize) {
-        let name = self.chat.name(key).map(str::to_string);
         self.chat.disconnect(key);
         self.apply();
         if !self.conns.contains(key) {
@@ -393,7 +393,7 @@ impl Server {
         eprintln!(
             "chatsock: client disconnected: {} {} ({reason}; {} online)",
             conn.addr,
-            name.as_deref().unwrap_or("-"),
+            conn.name.as_deref().unwrap_or("-"),
             self.conns.len()
         );
     }
