@@ -482,9 +482,7 @@ impl Chat {
         let key = name.to_lowercase();
         let problem = if char_len(name) > self.cfg.username_limit {
             Some("That username is too long, please pick another one.")
-        } else if name.chars().any(char::is_whitespace)
-            || name.starts_with(':')
-            || key == "server"
+        } else if name.chars().any(char::is_whitespace) || name.starts_with(':') || key == "server"
         {
             Some("That username is not allowed, please pick another one.")
         } else if self.names.contains_key(&key) {
@@ -516,7 +514,9 @@ impl Chat {
             Ok(Command::Help) => {
                 let mut lines = vec!["Available commands:".to_string()];
                 lines.extend(HELP.iter().map(|(u, d)| format!("  {u:<23}{d}")));
-                lines.push("In the chat view, every line you type is a message; :q leaves it.".into());
+                lines.push(
+                    "In the chat view, every line you type is a message; :q leaves it.".into(),
+                );
                 let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
                 self.reply(id, &refs);
             }
@@ -555,7 +555,10 @@ impl Chat {
             Ok(Command::Dm { user }) => self.open_dm(id, &user),
             Ok(Command::Chat) => {
                 if self.client(id).is_some_and(|c| c.place == Place::None) {
-                    self.reply(id, &[&format!("{NOT_CONNECTED} Please connect to one first.")]);
+                    self.reply(
+                        id,
+                        &[&format!("{NOT_CONNECTED} Please connect to one first.")],
+                    );
                     return;
                 }
                 if let Some(c) = self.client_mut(id) {
@@ -655,7 +658,10 @@ impl Chat {
         }
         let other = self.name(p).unwrap_or("").to_string();
         if self.client(id).is_some_and(|c| c.place == Place::Dm(p)) {
-            self.reply(id, &[&format!("You already have a DM open with '{other}'.")]);
+            self.reply(
+                id,
+                &[&format!("You already have a DM open with '{other}'.")],
+            );
             return;
         }
         self.leave_place(id);
@@ -687,7 +693,8 @@ impl Chat {
         }
         let limit = self.cfg.message_limit;
         if limit > 0 && char_len(text) > limit {
-            let msg = format!("Your message was not sent: messages are limited to {limit} characters.");
+            let msg =
+                format!("Your message was not sent: messages are limited to {limit} characters.");
             self.view_notice_to_self(id, &msg);
             return;
         }
@@ -723,7 +730,10 @@ impl Chat {
                     }
                     Some((State::Palette | State::ConfirmQuit, _)) => {
                         let prompt = self.prompt(p);
-                        self.write(p, view::palette_line(&format!("[DM from {name}]: {text}"), &prompt));
+                        self.write(
+                            p,
+                            view::palette_line(&format!("[DM from {name}]: {text}"), &prompt),
+                        );
                     }
                     _ => {}
                 }
@@ -784,7 +794,9 @@ impl Chat {
                 return Err(format!("room {} over its limit", room.name));
             }
             for &m in &room.members {
-                let c = self.client(m).ok_or(format!("room {} has a ghost {m}", room.name))?;
+                let c = self
+                    .client(m)
+                    .ok_or(format!("room {} has a ghost {m}", room.name))?;
                 if c.place != Place::Room(r) || c.name.is_none() {
                     return Err(format!("member {m} of {} is elsewhere", room.name));
                 }
@@ -802,7 +814,9 @@ impl Chat {
                     }
                 }
                 Place::Dm(p) => {
-                    let ok = self.client(p).is_some_and(|pc| pc.dm_watchers.contains(&id));
+                    let ok = self
+                        .client(p)
+                        .is_some_and(|pc| pc.dm_watchers.contains(&id));
                     if !ok {
                         return Err(format!("client {id} DMs a partner that does not know it"));
                     }
@@ -815,7 +829,12 @@ impl Chat {
                 }
             }
         }
-        let named = self.clients.iter().flatten().filter(|c| c.name.is_some()).count();
+        let named = self
+            .clients
+            .iter()
+            .flatten()
+            .filter(|c| c.name.is_some())
+            .count();
         if named != self.names.len() {
             return Err("name table out of step".into());
         }
@@ -834,3 +853,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     }
     diff == 0
 }
+
+#[cfg(test)]
+#[path = "chat_tests.rs"]
+mod tests;

@@ -50,9 +50,7 @@ impl<'de> Deserialize<'de> for Rooms {
                 let mut rooms: Vec<(String, Room)> = Vec::new();
                 while let Some((name, room)) = map.next_entry::<String, Room>()? {
                     if rooms.iter().any(|(n, _)| *n == name) {
-                        return Err(serde::de::Error::custom(format!(
-                            "duplicate room `{name}`"
-                        )));
+                        return Err(serde::de::Error::custom(format!("duplicate room `{name}`")));
                     }
                     rooms.push((name, room));
                 }
@@ -178,7 +176,10 @@ impl Config {
         if self.ip().is_none() {
             return Err(field(
                 "host",
-                format!("must be an IP address such as \"127.0.0.1\" or \"::\", not {:?}", self.host),
+                format!(
+                    "must be an IP address such as \"127.0.0.1\" or \"::\", not {:?}",
+                    self.host
+                ),
             ));
         }
         let ranges: [(&str, usize, usize, usize); 5] = [
@@ -190,7 +191,10 @@ impl Config {
         ];
         for (name, value, lo, hi) in ranges {
             if !(lo..=hi).contains(&value) {
-                return Err(field(name, format!("must be between {lo} and {hi}, not {value}")));
+                return Err(field(
+                    name,
+                    format!("must be between {lo} and {hi}, not {value}"),
+                ));
             }
         }
         if self.rooms.0.is_empty() {
@@ -200,7 +204,9 @@ impl Config {
             let n = name.chars().count();
             if n == 0
                 || n > 32
-                || name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == ':')
+                || name
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == ':')
             {
                 return Err((
                     vec!["rooms".into(), name.clone()],
@@ -239,9 +245,10 @@ fn locate(source: &str, path: &[String]) -> Option<(usize, usize)> {
     for (depth, want) in path.iter().enumerate() {
         // The first path element is a field name; a room name is a string.
         let is_room_name = depth == 1;
-        let i = tokens[from..].iter().position(|t| {
-            t.text == *want && t.quoted == is_room_name
-        })? + from;
+        let i = tokens[from..]
+            .iter()
+            .position(|t| t.text == *want && t.quoted == is_room_name)?
+            + from;
         found = Some((tokens[i].line, tokens[i].col));
         from = i + 1;
     }
@@ -323,7 +330,11 @@ mod tests {
         let c = Config::from_ron(DEFAULT_RON, "chatsock.ron").unwrap();
         let names: Vec<&str> = c.rooms.0.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(&names[..3], &["general", "games", "staff"]);
-        assert!(c.rooms.0.iter().any(|(_, r)| !r.public && !r.password.is_empty()));
+        assert!(c
+            .rooms
+            .0
+            .iter()
+            .any(|(_, r)| !r.public && !r.password.is_empty()));
         assert_eq!(c.port, 22222);
     }
 

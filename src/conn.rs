@@ -111,7 +111,13 @@ pub struct Conn {
 
 impl Conn {
     /// Wraps an accepted socket.
-    pub fn new(stream: TcpStream, addr: SocketAddr, gen: u64, max_line: usize, bucket: Bucket) -> Conn {
+    pub fn new(
+        stream: TcpStream,
+        addr: SocketAddr,
+        gen: u64,
+        max_line: usize,
+        bucket: Bucket,
+    ) -> Conn {
         Conn {
             stream,
             addr,
@@ -166,12 +172,13 @@ impl Conn {
     }
 
     /// Appends output; if that would pass `limit` unsent bytes, first tries
-    /// to write, and fails if the queue is still too full.
-    pub fn queue(&mut self, bytes: &[u8], limit: usize) -> Result<(), ()> {
+    /// to write, and returns false (queueing nothing) if it is still too full.
+    #[must_use]
+    pub fn queue(&mut self, bytes: &[u8], limit: usize) -> bool {
         if self.unsent() + bytes.len() > limit {
             let _ = self.flush();
             if self.unsent() + bytes.len() > limit {
-                return Err(());
+                return false;
             }
         }
         if self.out_pos > 0 && self.out_pos == self.out.len() {
@@ -179,7 +186,7 @@ impl Conn {
             self.out_pos = 0;
         }
         self.out.extend_from_slice(bytes);
-        Ok(())
+        true
     }
 
     /// Drops queued output that has not started to go out and queues

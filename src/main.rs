@@ -30,7 +30,11 @@ struct Args {
 }
 
 fn parse_args() -> Result<Option<Args>, Failure> {
-    let mut args = Args { config: None, port: None, check: false };
+    let mut args = Args {
+        config: None,
+        port: None,
+        check: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -44,14 +48,18 @@ fn parse_args() -> Result<Option<Args>, Failure> {
             }
             "--check" => args.check = true,
             "--config" => {
-                let path = it.next().ok_or_else(|| Failure::Usage("--config needs a PATH".into()))?;
+                let path = it
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--config needs a PATH".into()))?;
                 args.config = Some(path);
             }
             "--port" => {
-                let n = it.next().ok_or_else(|| Failure::Usage("--port needs a number".into()))?;
-                let port = n
-                    .parse()
-                    .map_err(|_| Failure::Usage(format!("--port: {n:?} is not a port number (0-65535)")))?;
+                let n = it
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--port needs a number".into()))?;
+                let port = n.parse().map_err(|_| {
+                    Failure::Usage(format!("--port: {n:?} is not a port number (0-65535)"))
+                })?;
                 args.port = Some(port);
             }
             other => return Err(Failure::Usage(format!("unknown argument {other:?}"))),
@@ -74,9 +82,10 @@ fn load(path: Option<&str>) -> Result<Config, ConfigError> {
         },
         None => match std::fs::read_to_string("chatsock.ron") {
             Ok(s) => (s, "chatsock.ron".to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                (DEFAULT_RON.to_string(), "<built-in chatsock.ron>".to_string())
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+                DEFAULT_RON.to_string(),
+                "<built-in chatsock.ron>".to_string(),
+            ),
             Err(e) => {
                 return Err(ConfigError {
                     file: "chatsock.ron".into(),
@@ -90,7 +99,9 @@ fn load(path: Option<&str>) -> Result<Config, ConfigError> {
 }
 
 fn try_main() -> Result<(), Failure> {
-    let Some(args) = parse_args()? else { return Ok(()) };
+    let Some(args) = parse_args()? else {
+        return Ok(());
+    };
     let mut config = load(args.config.as_deref()).map_err(|e| Failure::Fatal(e.to_string()))?;
     if let Some(port) = args.port {
         config.port = port;
@@ -99,15 +110,20 @@ fn try_main() -> Result<(), Failure> {
         println!("config OK: {}", config.summary());
         return Ok(());
     }
-    let ip = config.ip().ok_or_else(|| Failure::Fatal(format!("bad host {:?}", config.host)))?;
+    let ip = config
+        .ip()
+        .ok_or_else(|| Failure::Fatal(format!("bad host {:?}", config.host)))?;
     let addr = SocketAddr::new(ip, config.port);
     let listener = mio::net::TcpListener::bind(addr)
         .map_err(|e| Failure::Fatal(format!("cannot listen on {addr}: {e}")))?;
-    let bound = listener.local_addr().map_err(|e| Failure::Fatal(e.to_string()))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Failure::Fatal(e.to_string()))?;
     println!("chatsock v{VERSION}");
     println!("Now running on {bound}");
     eprintln!("chatsock: listening on {bound}");
-    server::run(listener, config, VERSION).map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+    server::run(listener, config, VERSION)
+        .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
 }
 
 fn main() -> ExitCode {

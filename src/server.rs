@@ -24,8 +24,15 @@ pub const GRACE_SECS: u64 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Alarm {
-    Core { client: ClientId, gen: u64, dot: bool },
-    Flood { key: usize, gen: u64 },
+    Core {
+        client: ClientId,
+        gen: u64,
+        dot: bool,
+    },
+    Flood {
+        key: usize,
+        gen: u64,
+    },
     Countdown(u64),
     Grace,
 }
@@ -50,9 +57,11 @@ struct Server {
 pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::Result<()> {
     let poll = Poll::new()?;
     let mut listener = listener;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    poll.registry().register(&mut signals, SIGNALS, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)?;
     let mut server = Server {
         poll,
         listener,
@@ -83,7 +92,10 @@ pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::
             match event.token() {
                 LISTENER => server.accept(),
                 SIGNALS => {
-                    let count = signals.pending().filter(|s| [SIGINT, SIGTERM].contains(s)).count();
+                    let count = signals
+                        .pending()
+                        .filter(|s| [SIGINT, SIGTERM].contains(s))
+                        .count();
                     for _ in 0..count {
                         server.signal();
                     }
@@ -136,16 +148,29 @@ impl Server {
             }
             let entry = self.conns.vacant_entry();
             let key = entry.key();
-            if let Err(e) = self.poll.registry().register(&mut stream, Token(key), Interest::READABLE) {
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .register(&mut stream, Token(key), Interest::READABLE)
+            {
                 eprintln!("chatsock: cannot register {addr}: {e}");
                 continue;
             }
             let _ = stream.set_nodelay(true);
             self.next_gen += 1;
             let bucket = Bucket::new(cfg.flood_rate, cfg.flood_burst, Instant::now());
-            entry.insert(Conn::new(stream, addr, self.next_gen, cfg.max_line_length, bucket));
+            entry.insert(Conn::new(
+                stream,
+                addr,
+                self.next_gen,
+                cfg.max_line_length,
+                bucket,
+            ));
             *self.per_ip.entry(ip).or_insert(0) += 1;
-            eprintln!("chatsock: client connected: {addr} ({} online)", self.conns.len());
+            eprintln!(
+                "chatsock: client connected: {addr} ({} online)",
+                self.conns.len()
+            );
             self.chat.connect(key);
             self.apply();
             self.drive(key);
@@ -168,7 +193,10 @@ impl Server {
             let at = now + Duration::from_secs(GRACE_SECS - left);
             self.timers.push(Reverse((at, Alarm::Countdown(left))));
         }
-        self.timers.push(Reverse((now + Duration::from_secs(GRACE_SECS), Alarm::Grace)));
+        self.timers.push(Reverse((
+            now + Duration::from_secs(GRACE_SECS),
+            Alarm::Grace,
+        )));
     }
 
     fn finish(&mut self) {
@@ -180,7 +208,9 @@ impl Server {
     }
 
     fn read(&mut self, key: usize) {
-        let Some(conn) = self.conns.get_mut(key) else { return };
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         if conn.read_paused || conn.eof || conn.dead.is_some() {
             return;
         }
@@ -195,7 +225,9 @@ impl Server {
     fn drive(&mut self, key: usize) {
         loop {
             let now = Instant::now();
-            let Some(conn) = self.conns.get_mut(key) else { return };
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
             if conn.dead.is_some() || conn.closing.is_some() {
                 return;
             }
@@ -223,7 +255,9 @@ impl Server {
                 }
                 return;
             }
-            let Some(line) = conn.pending.pop_front() else { return };
+            let Some(line) = conn.pending.pop_front() else {
+                return;
+            };
             match line {
                 Line::Text(bytes) => self.chat.line(key, &bytes),
                 Line::TooLong => self.chat.line_too_long(key),
@@ -235,18 +269,24 @@ impl Server {
     /// Carries out what the core asked for.
     fn apply(&mut self) {
         let out = &self.chat.out;
-        if out.writes.is_empty() && out.closes.is_empty() && out.timers.is_empty() && out.named.is_empty() {
+        if out.writes.is_empty()
+            && out.closes.is_empty()
+            && out.timers.is_empty()
+            && out.named.is_empty()
+        {
             return;
         }
         let limit = self.chat.config().send_queue_limit;
         // Taken out and put back so the vectors keep their capacity.
         let mut out: Outbox = std::mem::take(&mut self.chat.out);
         for (id, chunk) in out.writes.drain(..) {
-            let Some(conn) = self.conns.get_mut(id) else { continue };
+            let Some(conn) = self.conns.get_mut(id) else {
+                continue;
+            };
             if conn.dead.is_some() {
                 continue;
             }
-            if conn.queue(chunk.bytes(), limit).is_err() {
+            if !conn.queue(chunk.bytes(), limit) {
                 conn.dead = Some("send queue full".into());
                 self.doomed.push(id);
                 continue;
@@ -266,8 +306,18 @@ impl Server {
             }
         }
         let now = Instant::now();
-        for Timer { client, gen, kind, after } in out.timers.drain(..) {
-            let alarm = Alarm::Core { client, gen, dot: kind == TimerKind::Dot };
+        for Timer {
+            client,
+            gen,
+            kind,
+            after,
+        } in out.timers.drain(..)
+        {
+            let alarm = Alarm::Core {
+                client,
+                gen,
+                dot: kind == TimerKind::Dot,
+            };
             self.timers.push(Reverse((now + after, alarm)));
         }
         for id in out.named.drain(..) {
@@ -288,7 +338,11 @@ impl Server {
             self.timers.pop();
             match alarm {
                 Alarm::Core { client, gen, dot } => {
-                    let kind = if dot { TimerKind::Dot } else { TimerKind::NameTimeout };
+                    let kind = if dot {
+                        TimerKind::Dot
+                    } else {
+                        TimerKind::NameTimeout
+                    };
                     self.chat.timer(client, gen, kind);
                     self.apply();
                     self.drive(client);
@@ -329,7 +383,9 @@ impl Server {
     fn end_pass(&mut self) {
         loop {
             while let Some(key) = self.dirty.pop() {
-                let Some(conn) = self.conns.get_mut(key) else { continue };
+                let Some(conn) = self.conns.get_mut(key) else {
+                    continue;
+                };
                 conn.dirty = false;
                 if conn.dead.is_some() {
                     continue;
@@ -357,7 +413,11 @@ impl Server {
                     self.doomed.push(key);
                 } else if conn.want_write {
                     conn.want_write = false;
-                    let _ = self.poll.registry().reregister(&mut conn.stream, Token(key), Interest::READABLE);
+                    let _ = self.poll.registry().reregister(
+                        &mut conn.stream,
+                        Token(key),
+                        Interest::READABLE,
+                    );
                 }
             }
             if self.doomed.is_empty() {

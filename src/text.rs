@@ -83,7 +83,10 @@ mod tests {
 
     #[test]
     fn keeps_visible_text() {
-        assert_eq!(sanitize("héllo wörld ✓ 日本".as_bytes()), "héllo wörld ✓ 日本");
+        assert_eq!(
+            sanitize("héllo wörld ✓ 日本".as_bytes()),
+            "héllo wörld ✓ 日本"
+        );
     }
 
     #[test]
@@ -94,7 +97,10 @@ mod tests {
     #[test]
     fn removes_osc_with_bel_and_st() {
         assert_eq!(sanitize(b"x\x1b]0;evil title\x07y"), "xy");
-        assert_eq!(sanitize(b"x\x1b]8;;http://e\x1b\\link\x1b]8;;\x1b\\y"), "xlinky");
+        assert_eq!(
+            sanitize(b"x\x1b]8;;http://e\x1b\\link\x1b]8;;\x1b\\y"),
+            "xlinky"
+        );
     }
 
     #[test]

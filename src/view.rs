@@ -44,7 +44,9 @@ pub fn banner(welcome: &str, version: &str) -> String {
         s.push_str("Welcome!\r\n");
     } else {
         let dashes = "-".repeat(welcome.chars().count());
-        s.push_str(&format!("/-{dashes}-\\\r\n| {welcome} |\r\n\\-{dashes}-/\r\n"));
+        s.push_str(&format!(
+            "/-{dashes}-\\\r\n| {welcome} |\r\n\\-{dashes}-/\r\n"
+        ));
     }
     s.push_str(&format!("Powered by chatsock v{version}\r\n\r\n"));
     s

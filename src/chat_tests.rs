@@ -1,0 +1,279 @@
+//! Unit tests of the chat core, driven without sockets.
+
+use super::*;
+
+fn config(extra: &str) -> Config {
+    let delay = if extra.contains("connectionTimeout") {
+        ""
+    } else {
+        "connectionTimeout: false,"
+    };
+    let src = format!(
+        "({delay} chatviewMax: 3, rooms: {{ \"general\": (), \
+         \"small\": (limit: 1), \"vault\": (public: false, password: \"pw\"), \
+         \"closed\": (public: false) }}, {extra})"
+    );
+    Config::from_ron(&src, "test").unwrap()
+}
+
+struct T {
+    chat: Chat,
+}
+
+impl T {
+    fn new(extra: &str) -> T {
+        T {
+            chat: Chat::new(config(extra), "9.9.9"),
+        }
+    }
+
+    /// Output queued for `id` since the last call, as text.
+    fn out(&mut self, id: ClientId) -> String {
+        let mut s = Vec::new();
+        let mut rest = Vec::new();
+        for (to, chunk) in self.chat.out.writes.drain(..) {
+            if to == id {
+                s.extend_from_slice(chunk.bytes());
+            } else {
+                rest.push((to, chunk));
+            }
+        }
+        self.chat.out.writes = rest;
+        String::from_utf8_lossy(&s).into_owned()
+    }
+
+    fn user(&mut self, id: ClientId, name: &str) {
+        self.chat.connect(id);
+        self.chat.line(id, name.as_bytes());
+        assert!(self.out(id).contains("You are now connected as"));
+    }
+
+    fn say(&mut self, id: ClientId, line: &str) -> String {
+        self.chat.line(id, line.as_bytes());
+        self.chat.check_invariants().unwrap();
+        self.out(id)
+    }
+}
+
+#[test]
+fn connection_delay_sends_five_dots_then_banner() {
+    let mut t = T::new("connectionTimeout: true");
+    t.chat.connect(0);
+    assert_eq!(t.out(0), "\r\nConnecting you");
+    assert!(!t.chat.wants_input(0));
+    for i in 0..5 {
+        let timers: Vec<Timer> = t.chat.out.timers.drain(..).collect();
+        let dot = timers.iter().find(|x| x.kind == TimerKind::Dot).unwrap();
+        assert_eq!(dot.after, Duration::from_millis(500));
+        t.chat.timer(0, dot.gen, TimerKind::Dot);
+        let o = t.out(0);
+        assert!(o.starts_with('.'), "dot {i}: {o:?}");
+    }
+    assert!(t.chat.wants_input(0));
+}
+
+#[test]
+fn stale_timer_does_not_hit_a_reused_key() {
+    let mut t = T::new("connectionTimeout: true");
+    t.chat.connect(0);
+    let old = t.chat.out.timers[0];
+    t.chat.disconnect(0);
+    t.chat.connect(0);
+    t.out(0);
+    t.chat.timer(0, old.gen, TimerKind::NameTimeout);
+    assert!(t.chat.out.closes.is_empty());
+}
+
+#[test]
+fn username_rules() {
+    let mut t = T::new("");
+    t.user(0, "Alice");
+    t.chat.connect(1);
+    t.out(1);
+    assert!(t.say(1, "alice").contains("That username is taken"));
+    assert!(t
+        .say(1, "abcdefghijk")
+        .contains("That username is too long"));
+    for bad in ["a b", ":x", "SeRvEr"] {
+        assert!(t.say(1, bad).contains("not allowed"), "{bad}");
+    }
+    assert!(t.say(1, "b\x1b[31mob").contains("connected as 'bob'"));
+}
+
+#[test]
+fn rooms_lists_public_rooms_with_counts() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.say(0, ":join small");
+    let o = t.say(0, ":rooms");
+    assert!(
+        o.contains("  - general [0 online]\r\n  - small [1/1 online]\r\n"),
+        "{o}"
+    );
+    assert!(!o.contains("vault") && !o.contains("closed"));
+}
+
+#[test]
+fn join_rules() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.user(1, "b");
+    assert!(t
+        .say(0, ":join small")
+        .contains("You joined the room 'small'!"));
+    assert!(t.say(1, ":join small").contains("That chatroom is full!"));
+    assert!(t
+        .say(0, ":join small")
+        .contains("You are already in 'small'."));
+    for probe in [
+        ":join nope",
+        ":join vault",
+        ":join vault wrong",
+        ":join closed",
+        ":join closed x",
+    ] {
+        assert!(t.say(1, probe).contains(NO_SUCH_ROOM), "{probe}");
+    }
+    assert!(t.say(1, ":join vault pw").contains("[room/vault]> "));
+    assert!(t.say(0, ":join general").contains("[room/general]> "));
+    assert!(
+        t.say(1, ":join small").contains("joined"),
+        "small is free again"
+    );
+}
+
+#[test]
+fn message_fans_out_to_viewers_only() {
+    let mut t = T::new("");
+    for (i, n) in ["a", "b", "c"].iter().enumerate() {
+        t.user(i, n);
+        t.say(i, ":join general");
+    }
+    t.say(0, ":chat");
+    t.say(1, ":chat");
+    let own = t.say(0, "hello");
+    assert!(own.contains("[a         ]: hello"), "sender sees a redraw");
+    let b = t.out(1);
+    assert!(b.starts_with("\x1b7") && b.ends_with("\x1b[r\x1b8") && b.contains("hello"));
+    assert_eq!(t.out(2), "", "c is in the palette");
+}
+
+#[test]
+fn history_is_capped_at_chatview_max() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.say(0, ":join general");
+    t.say(0, ":chat");
+    for i in 0..10 {
+        t.say(0, &format!("m{i}"));
+    }
+    let frame = String::from_utf8(t.chat.full_view(0).unwrap()).unwrap();
+    assert!(frame.contains("m9") && frame.contains("m7") && !frame.contains("m6"));
+}
+
+#[test]
+fn join_and_leave_notices_reach_viewers() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.user(1, "b");
+    t.say(0, ":join general");
+    t.say(0, ":chat");
+    t.say(1, ":join general");
+    assert!(t.out(0).contains("b joined the room."));
+    t.say(1, ":close");
+    assert!(t.out(0).contains("b left the room."));
+}
+
+#[test]
+fn quit_needs_confirmation() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    assert!(t.say(0, ":quit").ends_with("(y/n) "));
+    assert!(t.say(0, "n").ends_with("> "));
+    t.say(0, ":quit");
+    assert!(t.say(0, "YES").contains("Disconnecting. Goodbye!"));
+    assert_eq!(t.chat.out.closes, vec![(0, "quit")]);
+    assert_eq!(t.chat.named_count(), 0);
+}
+
+#[test]
+fn dm_reaches_palette_and_other_views() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.user(1, "b");
+    assert!(t.say(0, ":dm B").contains("You opened a DM with 'b'."));
+    assert!(t.say(0, ":list").contains("  - a\r\n  - b\r\n"));
+    let o = t.say(0, ":chat");
+    assert!(o.contains("[dm/b]"));
+    t.say(0, "psst");
+    assert_eq!(t.out(1), "\r\x1b[K[DM from a]: psst\r\n> ");
+    t.say(1, ":join general");
+    t.say(1, ":chat");
+    t.say(0, "again");
+    let b = t.out(1);
+    assert!(
+        b.starts_with("\x1b7") && b.contains("[DM from a]: again"),
+        "{b:?}"
+    );
+}
+
+#[test]
+fn dm_errors() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    assert!(t.say(0, ":dm a").contains("You can't DM yourself!"));
+    assert!(t.say(0, ":dm nobody").contains("That user is not online!"));
+    assert!(t.say(0, ":dm").contains("Usage: :dm USER"));
+}
+
+#[test]
+fn dm_partner_disconnect_closes_the_dm() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.user(1, "b");
+    t.say(0, ":dm b");
+    t.say(0, ":chat");
+    t.chat.disconnect(1);
+    t.chat.check_invariants().unwrap();
+    assert!(t.out(0).contains("b disconnected"));
+    assert!(t.say(0, ":list").contains("You are not connected"));
+}
+
+#[test]
+fn message_limit_counts_characters() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.user(1, "b");
+    t.say(0, ":join general");
+    t.say(1, ":join general");
+    t.say(0, ":chat");
+    t.say(1, ":chat");
+    t.say(0, &"é".repeat(150));
+    assert!(t.out(1).contains(&"é".repeat(150)));
+    let own = t.say(0, &"x".repeat(151));
+    assert!(own.contains("limited to 150 characters"));
+    assert_eq!(t.out(1), "");
+}
+
+#[test]
+fn shutdown_notice_then_goodbye_closes_everyone() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.user(1, "b");
+    t.say(1, ":join general");
+    t.say(1, ":chat");
+    t.chat.shutdown_notice();
+    assert!(t.out(0).contains(SHUTDOWN_NOTICE));
+    assert!(t.out(1).contains(SHUTDOWN_NOTICE));
+    t.chat.shutdown_goodbye();
+    assert!(t.out(0).contains(GOODBYE));
+    assert_eq!(t.chat.out.closes.len(), 2);
+}
+
+#[test]
+fn constant_time_eq_compares() {
+    assert!(constant_time_eq(b"abc", b"abc"));
+    assert!(!constant_time_eq(b"abc", b"abd"));
+    assert!(!constant_time_eq(b"abc", b"abcd"));
+    assert!(!constant_time_eq(b"", b"a"));
+}
