@@ -1,0 +1,505 @@
+//! Test harness: starts the real `chatsock` binary on `--port 0` with a
+//! temporary config, and drives it over loopback with line clients that
+//! wait for expected text with a timeout (never a bare sleep).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// How long any single expectation may wait before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+static NEXT_FILE: AtomicUsize = AtomicUsize::new(0);
+
+/// A config built field by field; `base()` is what most tests want: no
+/// connection delay, no flood throttling, the seed's rooms plus a hidden one.
+#[derive(Clone)]
+pub struct Cfg {
+    fields: Vec<(String, String)>,
+}
+
+impl Cfg {
+    /// The test default.
+    pub fn base() -> Cfg {
+        Cfg { fields: Vec::new() }
+            .set("host", "\"127.0.0.1\"")
+            .set("connectionTimeout", "false")
+            .set("floodRate", "0")
+            .set(
+                "rooms",
+                r#"{
+        "general": (public: true, password: "", description: "General chat", limit: 0),
+        "games": (public: true, password: "", description: "Talk about games", limit: 2),
+        "staff": (public: false, password: "", description: "Closed", limit: 0),
+        "backstage": (public: false, password: "letmein", description: "Invite only", limit: 0),
+    }"#,
+            )
+    }
+
+    /// Sets (or replaces) one field; `value` is RON source.
+    pub fn set(mut self, field: &str, value: &str) -> Cfg {
+        self.fields.retain(|(f, _)| f != field);
+        self.fields.push((field.to_string(), value.to_string()));
+        self
+    }
+
+    /// The RON text.
+    pub fn ron(&self) -> String {
+        let mut s = String::from("(\n");
+        for (f, v) in &self.fields {
+            s.push_str(&format!("    {f}: {v},\n"));
+        }
+        s.push_str(")\n");
+        s
+    }
+}
+
+/// Writes `text` to a fresh temporary file and returns its path.
+pub fn temp_file(text: &str) -> PathBuf {
+    let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("chatsock-test-{}-{n}.ron", std::process::id()));
+    std::fs::write(&path, text).expect("write temp config");
+    path
+}
+
+/// Path of the server binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_chatsock")
+}
+
+/// Runs the binary with `args` to completion (bounded by TIMEOUT) and
+/// returns (exit status, stdout, stderr).
+pub fn run_to_end(args: &[&str]) -> (ExitStatus, String, String) {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn chatsock");
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut out = String::new();
+            let mut err = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status, out, err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chatsock {args:?} did not exit within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    /// Every stdout line seen so far.
+    pub stdout_seen: Vec<String>,
+    /// Every stderr line seen so far.
+    pub stderr_seen: Vec<String>,
+    config: PathBuf,
+}
+
+fn pump(reader: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(reader).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+impl Server {
+    /// Starts the server with the test default config.
+    pub fn start() -> Server {
+        Server::with(&Cfg::base())
+    }
+
+    /// Starts the server with `cfg` on a free port.
+    pub fn with(cfg: &Cfg) -> Server {
+        let config = temp_file(&cfg.ron());
+        let mut child = Command::new(bin())
+            .arg("--config")
+            .arg(&config)
+            .args(["--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn chatsock");
+        let stdout = pump(child.stdout.take().unwrap());
+        let stderr = pump(child.stderr.take().unwrap());
+        let mut server = Server {
+            child,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            stdout,
+            stderr,
+            stdout_seen: Vec::new(),
+            stderr_seen: Vec::new(),
+            config,
+        };
+        let line = server.expect_stdout("Now running on ");
+        let addr = line.rsplit("Now running on ").next().unwrap().trim();
+        server.addr = addr.parse().expect("address in 'Now running on'");
+        server
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a stdout line containing `needle`; returns it.
+    pub fn expect_stdout(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        for seen in &self.stdout_seen {
+            if seen.contains(needle) {
+                return seen.clone();
+            }
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    self.stdout_seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no stdout line containing {needle:?}; seen: {:?}",
+                    self.stdout_seen
+                ),
+            }
+        }
+    }
+
+    /// Waits for a stderr (log) line containing `needle`; returns it.
+    pub fn expect_log(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        for seen in &self.stderr_seen {
+            if seen.contains(needle) {
+                return seen.clone();
+            }
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr_seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no log line containing {needle:?}; seen: {:?}",
+                    self.stderr_seen
+                ),
+            }
+        }
+    }
+
+    /// Collects whatever stdout/stderr lines are available right now.
+    pub fn drain_output(&mut self) {
+        while let Ok(l) = self.stdout.try_recv() {
+            self.stdout_seen.push(l);
+        }
+        while let Ok(l) = self.stderr.try_recv() {
+            self.stderr_seen.push(l);
+        }
+    }
+
+    /// The most recent "N online" figure in the log.
+    pub fn online_count_logged(&mut self) -> Option<usize> {
+        self.drain_output();
+        self.stderr_seen.iter().rev().find_map(|l| {
+            let i = l.rfind(" online)")?;
+            let start = l[..i].rfind(|c: char| !c.is_ascii_digit())? + 1;
+            l[start..i].parse().ok()
+        })
+    }
+
+    /// Sends a signal to the server process.
+    pub fn signal(&self, sig: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{sig} failed");
+    }
+
+    /// Waits for the process to exit; returns its status.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                self.drain_all();
+                return status;
+            }
+            if Instant::now() > deadline {
+                panic!("server did not exit within {TIMEOUT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn drain_all(&mut self) {
+        // After exit the pipes close; take everything that is left.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.stdout.recv_timeout(Duration::from_millis(50)) {
+                Ok(l) => self.stdout_seen.push(l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) if Instant::now() > deadline => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+        loop {
+            match self.stderr.recv_timeout(Duration::from_millis(50)) {
+                Ok(l) => self.stderr_seen.push(l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) if Instant::now() > deadline => break,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    /// A new client connected to this server.
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// A new client, already named `name` (with the test config's no-delay
+    /// connection), sitting at the palette prompt.
+    pub fn login(&self, name: &str) -> Client {
+        let mut c = self.client();
+        c.login(name);
+        c
+    }
+
+    /// Asserts the server is still running.
+    pub fn assert_alive(&mut self) {
+        assert!(
+            self.child.try_wait().expect("wait").is_none(),
+            "server exited"
+        );
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+/// A line client, as `nc` would be.
+pub struct Client {
+    /// The socket.
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    /// Set once the server closed the connection.
+    pub closed: bool,
+}
+
+impl Client {
+    /// Connects to `addr`.
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+        stream.set_nodelay(true).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Sends one line ending in `\r\n` (as telnet does).
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+    }
+
+    /// Reads once (up to `wait`); false on timeout. Sets `closed` on EOF.
+    fn fill(&mut self, wait: Duration) -> bool {
+        let wait = wait.max(Duration::from_millis(1));
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut chunk = [0u8; 16384];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => {
+                self.closed = true;
+                true
+            }
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                false
+            }
+            Err(_) => {
+                self.closed = true;
+                true
+            }
+        }
+    }
+
+    /// Waits until the received text contains `needle`; returns everything
+    /// up to and including it, and keeps the rest for the next call.
+    pub fn expect(&mut self, needle: &str) -> String {
+        self.expect_within(needle, TIMEOUT)
+    }
+
+    /// `expect` with its own timeout.
+    pub fn expect_within(&mut self, needle: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let n = needle.as_bytes();
+        loop {
+            if let Some(i) = find(&self.buf, n) {
+                let rest = self.buf.split_off(i + n.len());
+                let got = std::mem::replace(&mut self.buf, rest);
+                return String::from_utf8_lossy(&got).into_owned();
+            }
+            if self.closed {
+                panic!(
+                    "connection closed before {needle:?}; received: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "timed out waiting for {needle:?}; received: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
+            }
+            self.fill(left);
+        }
+    }
+
+    /// Waits until the server closes the connection; returns what arrived.
+    pub fn expect_closed(&mut self) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        while !self.closed {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                panic!(
+                    "connection not closed; received: {:?}",
+                    String::from_utf8_lossy(&self.buf)
+                );
+            }
+            self.fill(left);
+        }
+        String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned()
+    }
+
+    /// Everything received but not yet consumed by `expect`, after reading
+    /// whatever arrives within `wait`.
+    pub fn take_pending(&mut self, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.closed || !self.fill(left) {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned()
+    }
+
+    /// Goes from a fresh connection (no connection delay) to the palette.
+    pub fn login(&mut self, name: &str) {
+        self.expect("Enter a username: ");
+        self.send(name);
+        self.expect(&format!("You are now connected as '{name}'."));
+        self.expect("> ");
+    }
+
+    /// Sends a palette command and returns the reply up to the next prompt
+    /// ending in `> ` (the reply does not include the prompt).
+    pub fn command(&mut self, line: &str) -> String {
+        self.send(line);
+        let got = self.expect("> ");
+        got
+    }
+
+    /// Joins `room` and enters its chat view (waits for the input prompt).
+    pub fn enter_room(&mut self, room: &str) {
+        self.send(&format!(":join {room}"));
+        self.expect(&format!("You joined the room '{room}'!"));
+        self.expect("> ");
+        self.send(":chat");
+        self.expect(&format!("[room/{room}]"));
+        self.expect("> ");
+    }
+
+    /// Closes only our sending side (a half-closed socket).
+    pub fn shutdown_write(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Removes ANSI escape sequences (CSI, ESC 7/8) so assertions can look at
+/// the visible text.
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\x1b' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('\x40'..='\x7e').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(_) | None => {}
+        }
+    }
+    out
+}
