@@ -503,3 +503,53 @@ pub fn strip_ansi(s: &str) -> String {
     }
     out
 }
+
+// ---- chat-view helpers (tests/chatview.rs, tests/private.rs, …) ----------
+
+/// Clear screen and home, as the server sends it.
+pub const CLEAR: &str = "\x1b[2J\x1b[H";
+
+/// The red-background style of SERVER lines.
+pub const RED_BG: &str = "\x1b[41m";
+
+/// The chat view's 60-column separator ending in `tag` (`[room/general]`).
+pub fn separator(tag: &str) -> String {
+    format!("{}{tag}", "-".repeat(60 - tag.chars().count()))
+}
+
+/// A message line as SPEC §5 shows it: `[NAME<pad>]: TEXT`.
+pub fn msg_line(name: &str, width: usize, text: &str) -> String {
+    let pad = width.saturating_sub(name.chars().count());
+    format!("[{name}{}]: {text}", " ".repeat(pad))
+}
+
+impl Client {
+    /// Waits for the next full chat-view frame ending in the separator
+    /// `tag` and the input prompt; returns it from its last clear-screen.
+    pub fn expect_frame(&mut self, tag: &str) -> String {
+        let got = self.expect(&format!("{tag}\r\n> "));
+        match got.rfind(CLEAR) {
+            Some(i) => got[i..].to_string(),
+            None => panic!("no clear-screen before the frame: {got:?}"),
+        }
+    }
+
+    /// Waits for the next incremental chat-view update (ESC 7 … ESC 8);
+    /// returns (what came before it, the update itself).
+    pub fn expect_update(&mut self) -> (String, String) {
+        let got = self.expect("\x1b8");
+        match got.rfind("\x1b7") {
+            Some(i) => (got[..i].to_string(), got[i..].to_string()),
+            None => panic!("update without save-cursor: {got:?}"),
+        }
+    }
+
+    /// Opens a DM with `user` and enters its chat view.
+    pub fn enter_dm(&mut self, user: &str) {
+        self.send(&format!(":dm {user}"));
+        self.expect(&format!("You opened a DM with '{user}'."));
+        self.expect("> ");
+        self.send(":chat");
+        self.expect_frame(&format!("[dm/{user}]"));
+    }
+}
