@@ -47,10 +47,17 @@ fn connecting_prints_five_dots_half_a_second_apart_then_the_banner() {
     }
     let banner = c.expect("Enter a username: ");
     let done = start.elapsed();
-    assert!(banner.starts_with(CLEAR), "banner must follow the dots: {banner:?}");
+    assert!(
+        banner.starts_with(CLEAR),
+        "banner must follow the dots: {banner:?}"
+    );
     assert!(banner.contains("| WELCOME! |"), "{banner:?}");
     // Generous bounds: 0.5 s per dot, 2.5 s in all.
-    assert!(at[0] >= Duration::from_millis(400), "first dot at {:?}", at[0]);
+    assert!(
+        at[0] >= Duration::from_millis(400),
+        "first dot at {:?}",
+        at[0]
+    );
     for pair in at.windows(2) {
         let gap = pair[1] - pair[0];
         assert!(
