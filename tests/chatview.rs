@@ -1,0 +1,320 @@
+//! SPEC §5: the chat view — entering it, messages, SERVER lines, the
+//! bounded history, incremental updates and leaving with `:q`.
+
+mod common;
+use common::*;
+
+const GENERAL: &str = "[room/general]";
+
+fn small() -> Cfg {
+    Cfg::base().set("chatviewMax", "3")
+}
+
+/// The full frame a viewer sees: clear, `height` rows (history at the
+/// bottom), the separator and the prompt.
+fn frame(height: usize, history: &[String], tag: &str) -> String {
+    let mut s = String::from(CLEAR);
+    for _ in history.len()..height {
+        s.push_str("\r\n");
+    }
+    for l in history {
+        s.push_str(l);
+        s.push_str("\r\n");
+    }
+    s.push_str(&separator(tag));
+    s.push_str("\r\n> ");
+    s
+}
+
+fn line(name: &str, text: &str) -> String {
+    msg_line(name, 10, text)
+}
+
+fn server_says(text: &str) -> String {
+    msg_line("SERVER", 10, text)
+}
+
+/// Asserts `update` is one incremental update holding exactly `visible`.
+fn assert_update_is(before: &str, update: &str, visible: &str) {
+    assert_eq!(before, "", "nothing but the update: {update:?}");
+    assert!(update.starts_with("\x1b7"), "save cursor first: {update:?}");
+    assert!(update.ends_with("\x1b8"), "restore cursor last: {update:?}");
+    assert!(!update.contains(CLEAR), "no clear screen: {update:?}");
+    assert_eq!(
+        strip_ansi(update).trim_start_matches(['\r', '\n']),
+        visible,
+        "{update:?}"
+    );
+}
+
+#[test]
+fn entering_clears_the_screen_and_draws_empty_history_separator_and_prompt() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    alice.command(":join general");
+    alice.send(":chat");
+    let got = alice.expect(&format!("{GENERAL}\r\n> "));
+    assert_eq!(got, frame(3, &[], GENERAL));
+    let sep = separator(GENERAL);
+    assert_eq!(sep.chars().count(), 60);
+}
+
+#[test]
+fn default_chat_view_is_twenty_rows_high() {
+    let server = Server::start();
+    let mut alice = server.login("alice");
+    alice.command(":join games");
+    alice.send(":chat");
+    let got = alice.expect("[room/games]\r\n> ");
+    assert_eq!(got, frame(20, &[], "[room/games]"));
+}
+
+#[test]
+fn message_reaches_every_viewer_padded_to_the_username_limit() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    let mut carol = server.login("carol");
+    carol.command(":join general");
+    alice.command(":join general");
+    bob.command(":join general");
+    alice.send(":chat");
+    alice.expect_frame(GENERAL);
+    bob.send(":chat");
+    bob.expect_frame(GENERAL);
+    alice.send("hello there");
+    let mine = alice.expect_frame(GENERAL);
+    let hello = line("alice", "hello there");
+    assert_eq!(hello, "[alice     ]: hello there");
+    assert_eq!(mine, frame(3, std::slice::from_ref(&hello), GENERAL));
+    let (before, update) = bob.expect_update();
+    assert_update_is(&before, &update, &hello);
+}
+
+#[test]
+fn padding_follows_the_configured_username_limit() {
+    let server = Server::with(&small().set("usernameLimit", "6"));
+    let mut alice = server.login("alice");
+    alice.enter_room("general");
+    alice.send("hi");
+    let mine = alice.expect_frame(GENERAL);
+    assert_eq!(mine, frame(3, &["[alice ]: hi".to_string()], GENERAL));
+}
+
+#[test]
+fn a_room_member_at_the_palette_does_not_receive_messages() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    let mut carol = server.login("carol");
+    carol.command(":join general");
+    alice.enter_room("general");
+    bob.enter_room("general");
+    alice.send("not for carol");
+    bob.expect_update();
+    // Had carol been sent anything, it would come before this reply.
+    assert_eq!(
+        carol.command(":list"),
+        "Users connected to room 'general':\r\n  - carol\r\n  - alice\r\n  - bob\r\n[room/general]> "
+    );
+}
+
+#[test]
+fn viewers_of_another_room_do_not_receive_messages() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    let mut dave = server.login("dave");
+    alice.enter_room("general");
+    dave.enter_room("games");
+    bob.enter_room("general");
+    alice.expect_update(); // bob joined
+    alice.send("general only");
+    bob.expect_update();
+    dave.send("games only");
+    dave.expect_frame("[room/games]");
+    // dave's own redraw holds only his own line.
+    bob.send("second");
+    let (_, u) = alice.expect_update();
+    assert!(strip_ansi(&u).contains(&line("bob", "second")), "{u:?}");
+    dave.send("again");
+    let f = dave.expect_frame("[room/games]");
+    assert_eq!(
+        f,
+        frame(
+            3,
+            &[line("dave", "games only"), line("dave", "again")],
+            "[room/games]"
+        )
+    );
+}
+
+#[test]
+fn viewers_see_joins_and_leaves_as_server_lines() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.enter_room("general");
+    bob.command(":join general");
+    let (before, joined) = alice.expect_update();
+    assert_update_is(&before, &joined, &server_says("bob joined the room."));
+    assert!(joined.contains(RED_BG), "SERVER lines are red: {joined:?}");
+    bob.command(":close");
+    let (before, left) = alice.expect_update();
+    assert_update_is(&before, &left, &server_says("bob left the room."));
+    assert!(left.contains(RED_BG), "{left:?}");
+}
+
+#[test]
+fn a_member_who_disconnects_is_seen_leaving() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.enter_room("general");
+    bob.command(":join general");
+    alice.expect_update();
+    drop(bob);
+    let (before, left) = alice.expect_update();
+    assert_update_is(&before, &left, &server_says("bob left the room."));
+}
+
+#[test]
+fn history_keeps_only_the_last_chatview_max_lines() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    alice.enter_room("general");
+    for m in ["m1", "m2", "m3", "m4"] {
+        alice.send(m);
+        alice.expect_frame(GENERAL);
+    }
+    alice.send("m5");
+    let f = alice.expect_frame(GENERAL);
+    assert_eq!(
+        f,
+        frame(
+            3,
+            &[
+                line("alice", "m3"),
+                line("alice", "m4"),
+                line("alice", "m5")
+            ],
+            GENERAL
+        )
+    );
+}
+
+#[test]
+fn incremental_update_saves_and_restores_the_cursor_and_holds_only_the_new_line() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.enter_room("general");
+    bob.enter_room("general");
+    alice.expect_update(); // bob joined
+    for m in ["m1", "m2", "m3", "m4"] {
+        alice.send(m);
+        let (before, update) = bob.expect_update();
+        assert_update_is(&before, &update, &line("alice", m));
+    }
+    // bob's next full redraw (after his own message) holds only the last 3.
+    bob.send("b1");
+    let f = bob.expect_frame(GENERAL);
+    assert_eq!(
+        f,
+        frame(
+            3,
+            &[line("alice", "m3"), line("alice", "m4"), line("bob", "b1")],
+            GENERAL
+        )
+    );
+}
+
+#[test]
+fn messages_sent_before_entering_are_not_replayed() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.enter_room("general");
+    bob.command(":join general");
+    alice.expect_update();
+    alice.send("before bob looked");
+    alice.expect_frame(GENERAL);
+    bob.send(":chat");
+    assert_eq!(
+        bob.expect(&format!("{GENERAL}\r\n> ")),
+        frame(3, &[], GENERAL)
+    );
+}
+
+#[test]
+fn q_leaves_the_chat_view_and_stays_in_the_room() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    alice.enter_room("general");
+    alice.send(":q");
+    assert_eq!(
+        alice.expect("[room/general]> "),
+        format!("{CLEAR}You left chat view.\r\n[room/general]> ")
+    );
+    assert_eq!(
+        alice.command(":list"),
+        "Users connected to room 'general':\r\n  - alice\r\n[room/general]> "
+    );
+    // Back in, the history starts empty again.
+    alice.send(":chat");
+    assert_eq!(
+        alice.expect(&format!("{GENERAL}\r\n> ")),
+        frame(3, &[], GENERAL)
+    );
+}
+
+#[test]
+fn no_commands_work_in_the_chat_view() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.enter_room("general");
+    bob.enter_room("general");
+    alice.expect_update();
+    for cmd in [":list", ":join games", ":quit"] {
+        bob.send(cmd);
+        let (before, update) = alice.expect_update();
+        assert_update_is(&before, &update, &line("bob", cmd));
+        bob.expect_frame(GENERAL);
+    }
+    // Still in general, still viewing.
+    bob.send(":q");
+    bob.expect("You left chat view.\r\n[room/general]> ");
+    assert_eq!(
+        bob.command(":list"),
+        "Users connected to room 'general':\r\n  - alice\r\n  - bob\r\n[room/general]> "
+    );
+}
+
+#[test]
+fn escape_sequences_in_messages_are_removed() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.enter_room("general");
+    bob.enter_room("general");
+    alice.expect_update();
+    bob.send("hi \x1b[2J\x1b[1;1Hthere\x07\x1b]0;title\x07!");
+    let (before, update) = alice.expect_update();
+    assert_update_is(&before, &update, &line("bob", "hi there!"));
+}
+
+#[test]
+fn an_empty_line_in_the_chat_view_sends_nothing() {
+    let server = Server::with(&small());
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.enter_room("general");
+    bob.enter_room("general");
+    alice.expect_update();
+    bob.send("");
+    bob.expect_frame(GENERAL);
+    bob.send("real");
+    let (before, update) = alice.expect_update();
+    assert_update_is(&before, &update, &line("bob", "real"));
+}
