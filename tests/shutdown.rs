@@ -1,0 +1,168 @@
+//! SPEC §6: graceful shutdown on SIGTERM/SIGINT — the notice, a 5-second
+//! grace period in which chat goes on, the goodbye, exit 0; a second signal
+//! ends at once.
+
+mod common;
+use common::*;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+const NOTICE: &str = "The server will be shutting down in 5 seconds!!";
+const GOODBYE: &str = "Server shut down. Goodbye!";
+const GENERAL: &str = "[room/general]";
+
+/// Connects during the grace period; returns what the server said before
+/// closing (empty if the connection was refused outright). Panics if the
+/// connection stays open.
+fn refused_connection(addr: SocketAddr) -> String {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, TIMEOUT) else {
+        return String::new();
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "connection during the grace period stayed open: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        s.set_read_timeout(Some(left)).unwrap();
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return String::from_utf8_lossy(&got).into_owned(),
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// The stdout lines printed after the server started.
+fn stdout_after_start(server: &Server) -> Vec<String> {
+    let start = server
+        .stdout_seen
+        .iter()
+        .position(|l| l.contains("Now running on"))
+        .expect("start line");
+    server.stdout_seen[start + 1..].to_vec()
+}
+
+#[test]
+fn sigterm_warns_everyone_at_once_lets_chat_go_on_then_says_goodbye_and_exits_0() {
+    let mut server = Server::start();
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    let mut carol = server.login("carol");
+    let mut unnamed = server.client();
+    unnamed.expect("Enter a username: ");
+    bob.command(":join general");
+    carol.command(":join general");
+    bob.send(":chat");
+    bob.expect_frame(GENERAL);
+    carol.send(":chat");
+    carol.expect_frame(GENERAL);
+
+    let t0 = Instant::now();
+    server.signal("TERM");
+
+    // The notice reaches a palette client at once, as a highlighted block
+    // followed by the prompt again.
+    let notice = alice.expect_within(NOTICE, Duration::from_secs(2));
+    assert!(notice.contains(RED_BG), "highlighted: {notice:?}");
+    let rest = alice.expect("> ");
+    assert!(rest.ends_with("\r\n> "), "prompt redrawn: {rest:?}");
+    // … and a chat-view client, as a SERVER line.
+    let (before, update) = bob.expect_update();
+    assert_eq!(before, "");
+    assert_eq!(
+        strip_ansi(&update).trim_start_matches(['\r', '\n']),
+        msg_line("SERVER", 10, NOTICE)
+    );
+    assert!(update.contains(RED_BG), "{update:?}");
+    unnamed.expect_within(NOTICE, Duration::from_secs(2));
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "notice took {:?}",
+        t0.elapsed()
+    );
+
+    // Chat goes on during the grace period.
+    carol.expect_update();
+    carol.send("still here");
+    let (_, update) = bob.expect_update();
+    assert_eq!(
+        strip_ansi(&update).trim_start_matches(['\r', '\n']),
+        msg_line("carol", 10, "still here")
+    );
+    assert_eq!(
+        alice.command(":rooms"),
+        "Available chatrooms:\r\n  - general (General chat) [2 online]\r\n  - games (Talk about games) [0/2 online]\r\n> "
+    );
+
+    // New connections are not served.
+    let said = refused_connection(server.addr);
+    assert!(
+        !said.contains("Enter a username"),
+        "a new client was served during the grace period: {said:?}"
+    );
+
+    // After 5 s: goodbye, then the socket closes.
+    alice.expect(GOODBYE);
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_millis(4500) && waited <= Duration::from_secs(9),
+        "goodbye after {waited:?}"
+    );
+    alice.expect_closed();
+    let (_, bye) = bob.expect_update();
+    assert!(strip_ansi(&bye).contains(&msg_line("SERVER", 10, GOODBYE)));
+    bob.expect_closed();
+    let last = unnamed.expect_closed();
+    assert!(last.contains(GOODBYE), "unnamed client: {last:?}");
+
+    let status = server.wait_exit();
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(status.code(), Some(0));
+
+    // A countdown on stdout: 4, 3, 2, 1 in that order.
+    let out = stdout_after_start(&server);
+    let mut want = ['4', '3', '2', '1'].into_iter().peekable();
+    for l in &out {
+        if let Some(&d) = want.peek() {
+            if l.trim_start().starts_with(d) {
+                want.next();
+            }
+        }
+    }
+    assert!(want.peek().is_none(), "no countdown on stdout: {out:?}");
+}
+
+#[test]
+fn sigint_shuts_down_gracefully_too() {
+    let mut server = Server::start();
+    let mut alice = server.login("alice");
+    let t0 = Instant::now();
+    server.signal("INT");
+    alice.expect_within(NOTICE, Duration::from_secs(2));
+    alice.expect(GOODBYE);
+    assert!(t0.elapsed() >= Duration::from_millis(4500));
+    alice.expect_closed();
+    let status = server.wait_exit();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn a_second_signal_ends_at_once() {
+    let mut server = Server::start();
+    let mut alice = server.login("alice");
+    let t0 = Instant::now();
+    server.signal("TERM");
+    alice.expect_within(NOTICE, Duration::from_secs(2));
+    server.signal("INT");
+    let status = server.wait_exit();
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(3), "exit after {took:?}");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let last = alice.expect_closed();
+    assert!(last.contains(GOODBYE), "{last:?}");
+}
