@@ -270,3 +270,37 @@ fn lines_may_end_in_lf_cr_or_cr_nul() {
     c.expect("You are now connected as 'dave'.");
     c.expect("> ");
 }
+
+#[test]
+fn cr_lf_split_across_packets_is_one_line_end() {
+    let server = Server::start();
+    let mut c = server.login("alice");
+    c.send_raw(b":list\r");
+    c.expect("Did you mean to use :listall?\r\n> ");
+    c.send_raw(b"\n:listall\r\n");
+    assert_eq!(
+        c.expect("> "),
+        "Currently connected users:\r\n  - alice\r\n> ",
+        "the late \\n must not count as an empty line"
+    );
+}
+
+#[test]
+fn telnet_negotiation_is_consumed_not_treated_as_text() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.expect("Enter a username: ");
+    // IAC WILL ECHO, IAC SB TTYPE … IAC SE, IAC DO SGA around the name.
+    c.send_raw(b"\xff\xfb\x01al\xff\xfa\x18\x00xterm\xff\xf0ice\xff\xfd\x03\r\n");
+    c.expect("You are now connected as 'alice'.");
+}
+
+#[test]
+fn invalid_utf8_becomes_the_replacement_character() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.expect("Enter a username: ");
+    // (0xFF would be telnet IAC; 0x80 and 0xFE are never valid UTF-8.)
+    c.send_raw(b"a\x80b\xfe\r\n");
+    c.expect("You are now connected as 'a\u{fffd}b\u{fffd}'.");
+}
