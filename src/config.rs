@@ -263,32 +263,67 @@ struct Token<'a> {
 }
 
 /// Identifiers and string literals of RON source, with their positions;
-/// comments are skipped.
-fn tokens(source: &str) -> Vec<Token<'_>> {
+/// comments (which nest) are skipped, raw strings are strings.
+fn tokens<'a>(source: &'a str) -> Vec<Token<'a>> {
     let bytes = source.as_bytes();
     let mut out = Vec::new();
-    let (mut i, mut line, mut line_start) = (0, 1, 0);
-    let col = |i: usize, line_start: usize| source[line_start..i].chars().count() + 1;
+    // Line breaks are counted up to each token, so those inside comments
+    // and strings count too.
+    let (mut line, mut line_start, mut seen) = (1, 0, 0);
+    let mut push = |out: &mut Vec<Token<'a>>, start: usize, text: &'a str, quoted: bool| {
+        for (k, &b) in bytes[seen..start].iter().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = seen + k + 1;
+            }
+        }
+        seen = start;
+        let col = source
+            .get(line_start..start)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        out.push(Token {
+            text,
+            quoted,
+            line,
+            col,
+        });
+    };
+    let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        if b == b'\n' {
-            line += 1;
-            line_start = i + 1;
-            i += 1;
-        } else if source[i..].starts_with("//") {
+        let rest = &bytes[i..];
+        if rest.starts_with(b"//") {
             while i < bytes.len() && bytes[i] != b'\n' {
                 i += 1;
             }
-        } else if source[i..].starts_with("/*") {
-            i += 2;
-            while i < bytes.len() && !source[i..].starts_with("*/") {
-                if bytes[i] == b'\n' {
-                    line += 1;
-                    line_start = i + 1;
+        } else if rest.starts_with(b"/*") {
+            let mut depth = 0usize;
+            while i < bytes.len() {
+                if bytes[i..].starts_with(b"/*") {
+                    depth += 1;
+                    i += 2;
+                } else if bytes[i..].starts_with(b"*/") {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
                 }
-                i += 1;
             }
-            i += 2;
+        } else if let Some(hashes) = raw_string_hashes(rest) {
+            // r"…" or r#"…"#: no escapes; ends at `"` and as many `#`.
+            let body = i + hashes + 2;
+            let mut close = vec![b'"'];
+            close.resize(hashes + 1, b'#');
+            let end = bytes[body..]
+                .windows(close.len())
+                .position(|w| w == close.as_slice())
+                .map_or(bytes.len(), |p| body + p);
+            push(&mut out, i, source.get(body..end).unwrap_or(""), true);
+            i = end + close.len();
         } else if b == b'"' {
             let start = i;
             i += 1;
@@ -296,29 +331,31 @@ fn tokens(source: &str) -> Vec<Token<'_>> {
                 i += if bytes[i] == b'\\' { 2 } else { 1 };
             }
             let end = i.min(bytes.len());
-            out.push(Token {
-                text: source.get(start + 1..end).unwrap_or(""),
-                quoted: true,
-                line,
-                col: col(start, line_start),
-            });
+            push(
+                &mut out,
+                start,
+                source.get(start + 1..end).unwrap_or(""),
+                true,
+            );
             i += 1;
         } else if b.is_ascii_alphabetic() || b == b'_' {
             let start = i;
             while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
                 i += 1;
             }
-            out.push(Token {
-                text: &source[start..i],
-                quoted: false,
-                line,
-                col: col(start, line_start),
-            });
+            push(&mut out, start, &source[start..i], false);
         } else {
             i += 1;
         }
     }
     out
+}
+
+/// If `rest` opens a raw string (`r"`, `r#"`, …), the number of `#`.
+fn raw_string_hashes(rest: &[u8]) -> Option<usize> {
+    let after_r = rest.strip_prefix(b"r")?;
+    let hashes = after_r.iter().take_while(|&&b| b == b'#').count();
+    (after_r.get(hashes) == Some(&b'"')).then_some(hashes)
 }
 
 #[cfg(test)]
@@ -391,5 +428,27 @@ mod tests {
         let src = "(\n // chatviewMax: 5\n /* chatviewMax */ chatviewMax: 999,\n)";
         let e = Config::from_ron(src, "c.ron").unwrap_err();
         assert_eq!(e.position, Some((3, 20)), "{e}");
+    }
+
+    #[test]
+    fn non_ascii_outside_strings_does_not_panic_the_locator() {
+        // Found by fuzz/fuzz_targets/config.rs: the locator sliced the
+        // source inside a multi-byte character of a comment.
+        let e = Config::from_ron("(/* é */ chatviewMax: 0)", "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((1, 10)), "{e}");
+        let e = Config::from_ron("(\n // ü\n usernameLimit: 0 /* ö */)", "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((3, 2)), "{e}");
+    }
+
+    #[test]
+    fn nested_comments_raw_strings_and_multiline_strings_are_skipped() {
+        // Found by fuzz/fuzz_targets/config.rs: each of these hid the field
+        // from the locator or moved it to the wrong line.
+        let e = Config::from_ron("(/* a /* b */ \" */ host: \"x\")", "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((1, 20)), "{e}");
+        let e = Config::from_ron("(welcomeMessage: r#\"\"\"#, host: \"x\")", "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((1, 26)), "{e}");
+        let e = Config::from_ron("(welcomeMessage: \"a\nb\",\nhost: \"x\")", "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((3, 1)), "{e}");
     }
 }
