@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 /// the kernel applies backpressure to a flooding client.
 pub const PAUSE_LINES: usize = 32;
 /// More lines than this waiting at once (one read's worth of tiny lines on
-/// top of a paused queue) disconnects the client: `excess flood`.
+/// top of a paused queue) disconnects a throttled client: `excess flood`.
+/// Without throttling (`floodRate: 0`) lines are handled as fast as they
+/// are read, so one read's worth is the bound.
 pub const EXCESS_FLOOD_LINES: usize = 512;
 /// Bytes read from a socket per `read` call.
 pub const READ_CHUNK: usize = 4096;
@@ -56,6 +58,11 @@ impl Bucket {
             tokens: f64::from(burst.max(1)),
             last: now,
         }
+    }
+
+    /// Whether this bucket throttles at all.
+    pub fn limited(&self) -> bool {
+        self.rate > 0.0
     }
 
     /// Takes one token, or says how long until one is available.
@@ -153,7 +160,7 @@ impl Conn {
                 Ok(n) => {
                     let pending = &mut self.pending;
                     self.reader.feed(&scratch[..n], |l| pending.push_back(l));
-                    if self.pending.len() > EXCESS_FLOOD_LINES {
+                    if self.pending.len() > EXCESS_FLOOD_LINES && self.bucket.limited() {
                         return Io::Error("excess flood".into());
                     }
                 }
@@ -192,9 +199,9 @@ impl Conn {
     /// Drops queued output that has not started to go out and queues
     /// `bytes` instead (a full chat-view redraw replacing stale updates).
     pub fn replace_unsent(&mut self, bytes: &[u8]) {
-        // Bytes already partly written must be finished first; keep the
-        // whole queue up to out_pos and drop the rest.
-        self.out.truncate(self.out_pos);
+        // Everything before out_pos is already on the wire.
+        self.out.clear();
+        self.out_pos = 0;
         self.out.extend_from_slice(bytes);
     }
 

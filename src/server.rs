@@ -37,6 +37,31 @@ enum Alarm {
     Grace,
 }
 
+/// Pending output above which a chat-view client that has fallen behind
+/// gets one full redraw instead of its queued incremental updates.
+const COALESCE_MIN: usize = 4096;
+
+/// Resets a scroll region a half-sent update may have left set.
+const RESET_REGION: &[u8] = b"\x1b[r";
+
+/// Replaces `conn`'s unsent output by one full chat-view frame when the
+/// client is viewing and the frame is smaller than what waits (only the
+/// latest screen matters). Returns whether it did.
+fn coalesce(chat: &Chat, key: usize, conn: &mut Conn, min: usize) -> bool {
+    let unsent = conn.unsent();
+    if unsent <= min {
+        return false;
+    }
+    let Some(frame) = chat.full_view(key) else {
+        return false;
+    };
+    if frame.len() + RESET_REGION.len() >= unsent {
+        return false;
+    }
+    conn.replace_unsent(&[RESET_REGION, &frame].concat());
+    true
+}
+
 /// The shell around the chat core.
 struct Server {
     poll: Poll,
@@ -119,7 +144,7 @@ pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::
 impl Server {
     fn accept(&mut self) {
         loop {
-            let (mut stream, addr) = match self.listener.accept() {
+            let (mut stream, mut addr) = match self.listener.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -130,6 +155,9 @@ impl Server {
                 }
             };
             let cfg = self.chat.config();
+            // An IPv4 client of a dual-stack listener counts (and is
+            // logged) as its IPv4 address, not as ::ffff:a.b.c.d.
+            addr.set_ip(addr.ip().to_canonical());
             let ip = addr.ip();
             let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
             let refusal = if self.shutdown {
@@ -243,7 +271,10 @@ impl Server {
                     }
                 }
                 if conn.eof {
-                    self.kill(key, "closed by client".into());
+                    // A half-closed client still gets the replies to what
+                    // it sent before closing; then the connection ends.
+                    conn.closing.get_or_insert("closed by client");
+                    self.mark_dirty(key);
                 }
                 return;
             }
@@ -286,7 +317,13 @@ impl Server {
             if conn.dead.is_some() {
                 continue;
             }
-            if !conn.queue(chunk.bytes(), limit) {
+            // A viewer that fell this far behind gets its latest screen
+            // instead (unless it is being closed with a last word).
+            let queued = conn.queue(chunk.bytes(), limit)
+                || (!out.closes.iter().any(|(c, _)| *c == id)
+                    && coalesce(&self.chat, id, conn, 0)
+                    && conn.unsent() <= limit);
+            if !queued {
                 conn.dead = Some("send queue full".into());
                 self.doomed.push(id);
                 continue;
@@ -389,6 +426,9 @@ impl Server {
                 conn.dirty = false;
                 if conn.dead.is_some() {
                     continue;
+                }
+                if conn.closing.is_none() {
+                    coalesce(&self.chat, key, conn, COALESCE_MIN);
                 }
                 match conn.flush() {
                     Io::Error(reason) => {

@@ -342,6 +342,15 @@ impl Client {
         }
     }
 
+    /// Wraps an already connected socket.
+    pub fn from_stream(stream: TcpStream) -> Client {
+        Client {
+            stream,
+            buf: Vec::new(),
+            closed: false,
+        }
+    }
+
     /// Sends raw bytes.
     pub fn send_raw(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
@@ -389,8 +398,11 @@ impl Client {
     pub fn expect_within(&mut self, needle: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         let n = needle.as_bytes();
+        // Only the bytes that arrived since the last look can complete a
+        // match, so each byte is scanned about once.
+        let mut from = 0;
         loop {
-            if let Some(i) = find(&self.buf, n) {
+            if let Some(i) = find(&self.buf[from..], n).map(|i| i + from) {
                 let rest = self.buf.split_off(i + n.len());
                 let got = std::mem::replace(&mut self.buf, rest);
                 return String::from_utf8_lossy(&got).into_owned();
@@ -408,6 +420,7 @@ impl Client {
                     String::from_utf8_lossy(&self.buf)
                 );
             }
+            from = self.buf.len().saturating_sub(n.len());
             self.fill(left);
         }
     }
@@ -453,8 +466,7 @@ impl Client {
     /// ending in `> ` (the reply does not include the prompt).
     pub fn command(&mut self, line: &str) -> String {
         self.send(line);
-        let got = self.expect("> ");
-        got
+        self.expect("> ")
     }
 
     /// Joins `room` and enters its chat view (waits for the input prompt).
@@ -490,15 +502,12 @@ pub fn strip_ansi(s: &str) -> String {
             out.push(c);
             continue;
         }
-        match chars.next() {
-            Some('[') => {
-                for c in chars.by_ref() {
-                    if ('\x40'..='\x7e').contains(&c) {
-                        break;
-                    }
+        if chars.next() == Some('[') {
+            for c in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&c) {
+                    break;
                 }
             }
-            Some(_) | None => {}
         }
     }
     out
