@@ -7,7 +7,7 @@
 
 use crate::command::{self, Command, HELP};
 use crate::config::Config;
-use crate::text::{char_len, sanitize};
+use crate::text::{char_len, is_invisible, sanitize};
 use crate::view::{self, Label};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -482,7 +482,9 @@ impl Chat {
         let key = name.to_lowercase();
         let problem = if char_len(name) > self.cfg.username_limit {
             Some("That username is too long, please pick another one.")
-        } else if name.chars().any(char::is_whitespace) || name.starts_with(':') || key == "server"
+        } else if name.chars().any(|c| c.is_whitespace() || is_invisible(c))
+            || name.starts_with(':')
+            || key == "server"
         {
             Some("That username is not allowed, please pick another one.")
         } else if self.names.contains_key(&key) {

@@ -304,3 +304,21 @@ fn invalid_utf8_becomes_the_replacement_character() {
     c.send_raw(b"a\x80b\xfe\r\n");
     c.expect("You are now connected as 'a\u{fffd}b\u{fffd}'.");
 }
+
+#[test]
+fn username_with_invisible_characters_is_not_allowed() {
+    let server = Server::start();
+    let mut c = server.client();
+    c.expect("Enter a username: ");
+    // Each of these would show as "SERVER", "bob" or nothing at all.
+    for name in [
+        "SER\u{200b}VER",
+        "\u{200b}",
+        "SERVER\u{2060}",
+        "\u{feff}bob",
+        "b\u{ad}ob",
+        "\u{3164}",
+    ] {
+        assert_eq!(try_name(&mut c, name), NOT_ALLOWED, "{name:?}");
+    }
+}
