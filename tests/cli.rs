@@ -323,3 +323,32 @@ fn chatsock_ron_in_the_working_directory_is_used() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(banner.contains("| FROM CWD |"), "{banner:?}");
 }
+
+#[test]
+fn check_reports_a_bad_room_name_and_an_unknown_room_field() {
+    let (code, path, _, err) =
+        check("(\n rooms: {\n  \"ok\": (),\n  \"bad name\": (limit: 2),\n },\n)\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("{path}:4:3")), "{err}");
+    assert!(err.contains("bad name"), "{err}");
+    let (code, path, _, err) = check("(\n rooms: {\n  \"a\": (secret: 1),\n },\n)\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("{path}:3:")), "{err}");
+    assert!(err.contains("secret"), "{err}");
+}
+
+#[test]
+fn check_without_config_uses_the_embedded_default() {
+    let dir = temp_dir("check");
+    let out = Command::new(bin())
+        .arg("--check")
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chatsock --check");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(stdout.contains("22222"), "the shipped port: {stdout:?}");
+}

@@ -366,3 +366,42 @@ fn command_names_are_case_insensitive() {
         format!("{NOT_CONNECTED} Did you mean to use :listall?\r\n> ")
     );
 }
+
+#[test]
+fn control_characters_in_command_arguments_are_removed() {
+    let server = Server::start();
+    let mut alice = server.login("alice");
+    let _bob = server.login("bob");
+    assert_eq!(
+        alice.command(":join gen\x1b[31meral\x07"),
+        "You joined the room 'general'!\r\nExecute :chat to enter the chat view\r\n[room/general]> "
+    );
+    assert_eq!(
+        alice.command(":dm b\x1b[2Jo\x08b"),
+        "You opened a DM with 'bob'.\r\nExecute :chat to enter the chat view\r\n[dm/bob]> "
+    );
+}
+
+#[test]
+fn dm_names_the_user_as_registered_whatever_case_was_typed() {
+    let server = Server::start();
+    let mut alice = server.login("alice");
+    let _bob = server.login("Bob");
+    assert_eq!(
+        alice.command(":dm BOB"),
+        "You opened a DM with 'Bob'.\r\nExecute :chat to enter the chat view\r\n[dm/Bob]> "
+    );
+}
+
+#[test]
+fn join_closes_an_open_dm_first() {
+    let server = Server::start();
+    let mut alice = server.login("alice");
+    let _bob = server.login("bob");
+    alice.command(":dm bob");
+    alice.command(":join general");
+    assert_eq!(
+        alice.command(":list"),
+        "Users connected to room 'general':\r\n  - alice\r\n[room/general]> "
+    );
+}
