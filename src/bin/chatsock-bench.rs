@@ -1,0 +1,1272 @@
+//! chatsock-bench: a single-threaded mio load generator that logs many
+//! clients into a chatsock server and measures chat fan-out (`fanout`) or
+//! the server's memory per idle client (`idle`); see BENCHMARKS.md.
+//!
+//! Message text carries `%%SENDER:SEQ:NANOS%` (NANOS since the bench
+//! started) padded to `--len` characters; every receiver scans its byte
+//! stream for those tokens and counts each message's first arrival only,
+//! since a sender's full redraw repeats its history. Never prints message
+//! text.
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+chatsock-bench: load generator for a chatsock server (start it with bench.ron)
+
+usage:
+  chatsock-bench fanout --addr HOST:PORT -n N -s S -m M [options]
+  chatsock-bench idle   --addr HOST:PORT -n N [options]
+
+fanout: N clients log in, `:join ROOM` and `:chat`; S of them then send M
+messages each; every receiver records each message's first arrival.
+  --rate R          total messages/s over all senders (open loop; default:
+                    as fast as the window allows)
+  --window W        as-fast-as-possible mode: messages a sender may have in
+                    flight (sent, not yet back in its own view); default 32
+  --len L           message length in characters (default 100)
+  --room ROOM       room to join (default general)
+idle: N clients log in with distinct names, join rooms round-robin and sit.
+  --rooms A,B       rooms to spread clients over (default general,games)
+  --hold SECS       stay connected this long after measuring (default 0)
+common:
+  --pid PID         the server's pid: report its CPU time and memory
+  --prefix P        username prefix (default u; names are P0, P1, ...)
+  --concurrency C   logins in progress at once (default 100; the
+                    server's listen backlog is 128)
+  --src-ips K       spread sockets over source addresses 127.0.0.1..K
+                    (default: one per 25,000 clients on loopback)
+  --settle SECS     quiet time before measuring (default 0.3 fanout, 1 idle)
+  --stall SECS      fail when nothing progresses this long (default 10)
+  --timeout SECS    fail after this long in all (default 600)
+
+Prints one machine-readable `RESULT key=value ...` line and a summary.
+Exit status: 0 ok, 1 the run failed (stalled, refused, disconnected), 2 usage.";
+
+/// The longest `%%S:Q:T%` token (u32:u32:u64) plus slack: bytes kept from
+/// the end of one read for the next.
+const CARRY: usize = 64;
+/// Bytes per `read` call.
+const READ_BUF: usize = 256 * 1024;
+/// Clients per source address before spreading over more (the ephemeral
+/// port range to one destination holds about 28,000).
+const PER_SOURCE_IP: usize = 25_000;
+/// In window mode, a sender's oldest unacknowledged message is given up on
+/// (counted as lost) after this long, so lost messages cannot stall it.
+const ACK_TIMEOUT: Duration = Duration::from_millis(250);
+/// After the last message is sent, the run ends once every receiver has
+/// every sender's last message, or nothing has arrived for this long.
+const DRAIN_QUIET: Duration = Duration::from_millis(500);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fanout,
+    Idle,
+}
+
+#[derive(Debug, Clone)]
+struct Args {
+    mode: Mode,
+    addr: SocketAddr,
+    n: usize,
+    senders: usize,
+    messages: u32,
+    rate: Option<f64>,
+    window: u32,
+    len: usize,
+    pid: Option<u32>,
+    rooms: Vec<String>,
+    prefix: String,
+    concurrency: usize,
+    src_ips: Option<usize>,
+    settle: Option<Duration>,
+    stall: Duration,
+    timeout: Duration,
+    hold: Duration,
+}
+
+fn parse_args(argv: &[String]) -> Result<Args, String> {
+    let mode = match argv.first().map(String::as_str) {
+        Some("fanout") => Mode::Fanout,
+        Some("idle") => Mode::Idle,
+        Some("-h" | "--help") => return Err(String::new()),
+        Some(other) => return Err(format!("unknown mode `{other}`")),
+        None => return Err("missing mode".into()),
+    };
+    let mut a = Args {
+        mode,
+        addr: SocketAddr::from(([127, 0, 0, 1], 22222)),
+        n: 0,
+        senders: 0,
+        messages: 0,
+        rate: None,
+        window: 32,
+        len: 100,
+        pid: None,
+        rooms: Vec::new(),
+        prefix: "u".into(),
+        concurrency: 100,
+        src_ips: None,
+        settle: None,
+        stall: Duration::from_secs(10),
+        timeout: Duration::from_secs(600),
+        hold: Duration::ZERO,
+    };
+    let mut have_addr = false;
+    let mut it = argv[1..].iter();
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(String::new());
+        }
+        let value = it.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
+        let num = |what: &str| -> Result<f64, String> {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("`{what}` needs a non-negative number, not `{value}`"))
+        };
+        let secs = |what: &str| num(what).map(Duration::from_secs_f64);
+        match flag.as_str() {
+            "--addr" => {
+                a.addr = value
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut addrs| addrs.next())
+                    .ok_or_else(|| format!("cannot resolve `--addr {value}` (want HOST:PORT)"))?;
+                have_addr = true;
+            }
+            "-n" => a.n = num(flag)? as usize,
+            "-s" => a.senders = num(flag)? as usize,
+            "-m" => a.messages = num(flag)? as u32,
+            "--rate" => a.rate = Some(num(flag)?).filter(|r| *r > 0.0),
+            "--window" => a.window = (num(flag)? as u32).max(1),
+            "--len" => a.len = num(flag)? as usize,
+            "--pid" => a.pid = Some(num(flag)? as u32),
+            "--room" | "--rooms" => {
+                a.rooms = value
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
+            "--prefix" => a.prefix = value.clone(),
+            "--concurrency" => a.concurrency = (num(flag)? as usize).max(1),
+            "--src-ips" => a.src_ips = Some((num(flag)? as usize).clamp(1, 254)),
+            "--settle" => a.settle = Some(secs(flag)?),
+            "--stall" => a.stall = secs(flag)?,
+            "--timeout" => a.timeout = secs(flag)?,
+            "--hold" => a.hold = secs(flag)?,
+            _ => return Err(format!("unknown option `{flag}`")),
+        }
+    }
+    if !have_addr {
+        return Err("missing --addr HOST:PORT".into());
+    }
+    if a.n == 0 {
+        return Err("missing -n N (clients, at least 1)".into());
+    }
+    if a.rooms.is_empty() {
+        a.rooms = match mode {
+            Mode::Fanout => vec!["general".into()],
+            Mode::Idle => vec!["general".into(), "games".into()],
+        };
+    }
+    if mode == Mode::Fanout {
+        if a.senders == 0 || a.senders > a.n {
+            return Err("fanout needs -s S with 1 <= S <= N".into());
+        }
+        if a.messages == 0 {
+            return Err("fanout needs -m M (messages per sender, at least 1)".into());
+        }
+    }
+    Ok(a)
+}
+
+// ---- latency histogram ------------------------------------------------
+
+/// A log-linear histogram of nanoseconds: exact below 128, then 128 buckets
+/// per power of two (under 1% relative error).
+struct Hist {
+    counts: Vec<u64>,
+    n: u64,
+    max: u64,
+}
+
+impl Hist {
+    fn new() -> Hist {
+        Hist {
+            counts: vec![0; 128 + 57 * 128],
+            n: 0,
+            max: 0,
+        }
+    }
+
+    fn bucket(v: u64) -> usize {
+        if v < 128 {
+            return v as usize;
+        }
+        let e = 63 - u64::from(v.leading_zeros());
+        let m = v >> (e - 7);
+        (128 + (e - 7) * 128 + (m - 128)) as usize
+    }
+
+    /// The largest value that falls in bucket `b`.
+    fn upper(b: usize) -> u64 {
+        if b < 128 {
+            return b as u64;
+        }
+        let k = (b - 128) as u64;
+        let shift = k / 128;
+        let m = 128 + k % 128;
+        ((m + 1) << shift) - 1
+    }
+
+    fn record(&mut self, v: u64) {
+        if let Some(c) = self.counts.get_mut(Self::bucket(v)) {
+            *c += 1;
+        }
+        self.n += 1;
+        self.max = self.max.max(v);
+    }
+
+    /// The value at quantile `q` (an upper bound, within 1%).
+    fn quantile(&self, q: f64) -> u64 {
+        let target = ((q * self.n as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (b, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= target {
+                return Self::upper(b).min(self.max);
+            }
+        }
+        self.max
+    }
+}
+
+// ---- token scanning ---------------------------------------------------
+
+enum Parsed {
+    Token(u32, u32, u64, usize),
+    Incomplete,
+    Invalid,
+}
+
+/// Parses `S:Q:T%` at the start of `b` (after a `%%`).
+fn parse_token(b: &[u8]) -> Parsed {
+    let mut vals = [0u64; 3];
+    let mut i = 0;
+    for (k, val) in vals.iter_mut().enumerate() {
+        let start = i;
+        while let Some(&d) = b.get(i) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            if i - start >= 20 {
+                return Parsed::Invalid;
+            }
+            *val = val.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            i += 1;
+        }
+        let Some(&sep) = b.get(i) else {
+            return Parsed::Incomplete;
+        };
+        let want = if k < 2 { b':' } else { b'%' };
+        if i == start || sep != want {
+            return Parsed::Invalid;
+        }
+        i += 1;
+    }
+    match (u32::try_from(vals[0]), u32::try_from(vals[1])) {
+        (Ok(s), Ok(q)) => Parsed::Token(s, q, vals[2], i),
+        _ => Parsed::Invalid,
+    }
+}
+
+/// Finds every complete `%%S:Q:T%` token in `buf`, calling `on` for each;
+/// returns where the unfinished tail starts (to carry into the next read).
+fn scan(buf: &[u8], mut on: impl FnMut(u32, u32, u64)) -> usize {
+    let mut i = 0;
+    while let Some(off) = buf.get(i..).and_then(|t| t.iter().position(|&b| b == b'%')) {
+        let p = i + off;
+        match buf.get(p + 1) {
+            None => return p,
+            Some(b'%') => {}
+            Some(_) => {
+                i = p + 1;
+                continue;
+            }
+        }
+        match parse_token(buf.get(p + 2..).unwrap_or_default()) {
+            Parsed::Token(s, q, t, used) => {
+                on(s, q, t);
+                i = p + 2 + used;
+            }
+            Parsed::Incomplete if buf.len() - p < CARRY => return p,
+            Parsed::Incomplete | Parsed::Invalid => i = p + 1,
+        }
+    }
+    buf.len()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---- /proc ------------------------------------------------------------
+
+/// utime + stime of a process, in seconds.
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command name: field 3 (state) is f[0]; utime is field 14.
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf only reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Some(ticks as f64 / if hz > 0 { hz as f64 } else { 100.0 })
+}
+
+/// A `Vm...:` line of /proc/PID/status, in KiB.
+fn vm_kib(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Resets the process's peak RSS (VmHWM) so it covers this run only.
+fn reset_peak_rss(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+// ---- sockets ----------------------------------------------------------
+
+/// Raises this process's RLIMIT_NOFILE to `want` if it is lower (the hard
+/// limit too, which needs root); returns the soft limit in force.
+fn raise_nofile(want: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    if lim.rlim_cur >= want {
+        return lim.rlim_cur;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: want,
+        rlim_max: lim.rlim_max.max(want),
+    };
+    // SAFETY: setrlimit reads the struct we own; failure leaves the limit.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        return want;
+    }
+    let soft = libc::rlimit {
+        rlim_cur: lim.rlim_max,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &soft) } == 0 {
+        return lim.rlim_max;
+    }
+    lim.rlim_cur
+}
+
+fn sockaddr_v4(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(ip).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// A non-blocking connect to `dst`, from source address `src` when given
+/// (bind before connect, which neither std nor mio 1.x offers).
+fn connect_from(src: Option<Ipv4Addr>, dst: SocketAddr) -> io::Result<TcpStream> {
+    use std::os::fd::FromRawFd;
+    let (Some(src), SocketAddr::V4(dst4)) = (src, dst) else {
+        return TcpStream::connect(dst);
+    };
+    let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: plain socket(2); the fd is owned right below.
+    let fd = unsafe { libc::socket(libc::AF_INET, flags, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh socket nobody else owns; it closes on drop.
+    let sock = unsafe { std::net::TcpStream::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    let len = |n: usize| n as libc::socklen_t;
+    // Pick the port at connect time, per 4-tuple, not per source address.
+    // SAFETY: valid fd, pointer and length of a c_int.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            len(std::mem::size_of::<libc::c_int>()),
+        )
+    };
+    let local = sockaddr_v4(src, 0);
+    let sa_len = len(std::mem::size_of::<libc::sockaddr_in>());
+    // SAFETY: valid fd; a sockaddr_in and its length.
+    if unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), sa_len) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let remote = sockaddr_v4(*dst4.ip(), dst4.port());
+    // SAFETY: as above.
+    if unsafe { libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), sa_len) } != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINPROGRESS) {
+            return Err(e);
+        }
+    }
+    Ok(TcpStream::from_std(sock))
+}
+
+// ---- clients ----------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Stage {
+    /// TCP connect in progress.
+    Connecting,
+    /// Waiting for `Enter a username: `.
+    Prompt,
+    /// Waiting for `You are now connected as`.
+    Named,
+    /// Waiting for `You joined the room`.
+    Joined,
+    /// Waiting for the chat view's separator and prompt.
+    View,
+    /// Logged in (and in the view, for fanout).
+    Ready,
+}
+
+struct Client {
+    stream: TcpStream,
+    stage: Stage,
+    /// Server text seen during login, searched for the next marker.
+    login: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    carry: [u8; CARRY],
+    carry_len: usize,
+    rx_bytes: u64,
+}
+
+/// Per-run fan-out bookkeeping.
+struct Fan {
+    senders: usize,
+    messages: u32,
+    /// Highest sequence number receiver r has seen from sender s, at
+    /// `r * senders + s` (0 = none); messages from one sender reach a
+    /// receiver in order, so a higher one means a new first arrival.
+    seen: Vec<u32>,
+    sent: Vec<u32>,
+    next_due: Vec<Instant>,
+    /// Highest sequence number of each sender seen by any receiver: what
+    /// the window counts as acknowledged.
+    acked: Vec<u32>,
+    acked_at: Vec<Instant>,
+    deliveries: u64,
+    /// Pairs (receiver, sender) that saw the sender's last message.
+    complete: usize,
+    hist: Hist,
+    last_progress: Instant,
+    last_delivery: Instant,
+    last_rx: Instant,
+    last_send: Instant,
+}
+
+struct Bench {
+    args: Args,
+    poll: Poll,
+    clients: Vec<Client>,
+    tokens: Vec<usize>,
+    scratch: Vec<u8>,
+    start: Instant,
+    connected: usize,
+    ready: usize,
+    in_login: usize,
+    src_ips: usize,
+    last_progress: Instant,
+    fan: Option<Fan>,
+}
+
+fn name_of(args: &Args, i: usize) -> String {
+    format!("{}{i}", args.prefix)
+}
+
+/// Server text shown in an error: the last line or so, printable only.
+fn tail_text(b: &[u8]) -> String {
+    let t: String = String::from_utf8_lossy(&b[b.len().saturating_sub(120)..])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    t.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Bench {
+    fn new(args: Args) -> Result<Bench, String> {
+        let poll = Poll::new().map_err(|e| format!("cannot create poll: {e}"))?;
+        let loopback = args.addr.ip().is_loopback() && args.addr.is_ipv4();
+        let src_ips = match args.src_ips {
+            Some(k) => k,
+            None if loopback => args.n.div_ceil(PER_SOURCE_IP),
+            None => 1,
+        };
+        if src_ips > 1 && !loopback {
+            return Err("--src-ips needs a 127.x.x.x --addr".into());
+        }
+        let now = Instant::now();
+        Ok(Bench {
+            args,
+            poll,
+            clients: Vec::new(),
+            tokens: Vec::new(),
+            scratch: vec![0; CARRY + READ_BUF],
+            start: now,
+            connected: 0,
+            ready: 0,
+            in_login: 0,
+            src_ips,
+            last_progress: now,
+            fan: None,
+        })
+    }
+
+    fn nanos(&self, t: Instant) -> u64 {
+        t.saturating_duration_since(self.start).as_nanos() as u64
+    }
+
+    fn check_deadline(&self, what: &str) -> Result<(), String> {
+        let now = Instant::now();
+        if now.duration_since(self.start) > self.args.timeout {
+            return Err(format!(
+                "{what}: timed out after {:.1} s (--timeout)",
+                self.args.timeout.as_secs_f64()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Opens connections while fewer than `--concurrency` logins run.
+    fn connect_more(&mut self) -> Result<(), String> {
+        while self.connected < self.args.n && self.in_login < self.args.concurrency {
+            let i = self.connected;
+            let src =
+                (self.src_ips > 1).then(|| Ipv4Addr::new(127, 0, 0, 1 + (i % self.src_ips) as u8));
+            let mut stream = connect_from(src, self.args.addr).map_err(|e| {
+                let hint = if e.raw_os_error() == Some(libc::EMFILE) {
+                    " (raise `ulimit -n`)"
+                } else if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
+                    " (out of source ports: use more --src-ips)"
+                } else {
+                    ""
+                };
+                format!(
+                    "client {i}: cannot connect to {}: {e}{hint}",
+                    self.args.addr
+                )
+            })?;
+            self.poll
+                .registry()
+                .register(
+                    &mut stream,
+                    Token(i),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .map_err(|e| format!("client {i}: cannot register: {e}"))?;
+            self.clients.push(Client {
+                stream,
+                stage: Stage::Connecting,
+                login: Vec::new(),
+                out: Vec::new(),
+                out_pos: 0,
+                carry: [0; CARRY],
+                carry_len: 0,
+                rx_bytes: 0,
+            });
+            self.connected += 1;
+            self.in_login += 1;
+        }
+        Ok(())
+    }
+
+    /// One poll: handles every ready socket.
+    fn poll_once(&mut self, events: &mut Events, timeout: Duration) -> Result<(), String> {
+        if let Err(e) = self.poll.poll(events, Some(timeout)) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(format!("poll failed: {e}"));
+        }
+        self.tokens.clear();
+        self.tokens.extend(events.iter().map(|e| e.token().0));
+        for k in 0..self.tokens.len() {
+            let i = self.tokens[k];
+            self.on_event(i)?;
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, i: usize) -> Result<(), String> {
+        let Some(c) = self.clients.get_mut(i) else {
+            return Ok(());
+        };
+        if c.stage == Stage::Connecting {
+            if let Ok(Some(e)) | Err(e) = c.stream.take_error() {
+                return Err(format!("client {i}: connect failed: {e}"));
+            }
+            match c.stream.peer_addr() {
+                Ok(_) => {
+                    let _ = c.stream.set_nodelay(true);
+                    c.stage = Stage::Prompt;
+                    self.last_progress = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
+                Err(e) => return Err(format!("client {i}: connect failed: {e}")),
+            }
+        }
+        self.flush(i)?;
+        self.read(i)
+    }
+
+    fn send(&mut self, i: usize, bytes: &[u8]) -> Result<(), String> {
+        if let Some(c) = self.clients.get_mut(i) {
+            c.out.extend_from_slice(bytes);
+        }
+        self.flush(i)
+    }
+
+    fn flush(&mut self, i: usize) -> Result<(), String> {
+        let Some(c) = self.clients.get_mut(i) else {
+            return Ok(());
+        };
+        while c.out_pos < c.out.len() {
+            match c.stream.write(&c.out[c.out_pos..]) {
+                Ok(0) => return Err(format!("client {i}: write returned 0")),
+                Ok(n) => c.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(format!("client {i}: write failed: {e}")),
+            }
+        }
+        c.out.clear();
+        c.out_pos = 0;
+        if c.out.capacity() > 64 * 1024 {
+            c.out = Vec::new();
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, i: usize) -> Result<(), String> {
+        loop {
+            let Some(c) = self.clients.get_mut(i) else {
+                return Ok(());
+            };
+            let cl = c.carry_len;
+            self.scratch[..cl].copy_from_slice(&c.carry[..cl]);
+            let n = match c.stream.read(&mut self.scratch[cl..]) {
+                Ok(0) => {
+                    return Err(format!(
+                        "client {i} ({}): the server closed the connection; last text: {:?}",
+                        name_of(&self.args, i),
+                        tail_text(&c.login)
+                    ))
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(format!("client {i}: read failed: {e}")),
+            };
+            c.rx_bytes += n as u64;
+            if c.stage < Stage::Ready {
+                c.login.extend_from_slice(&self.scratch[cl..cl + n]);
+                c.carry_len = 0;
+                self.advance_login(i)?;
+                continue;
+            }
+            let Some(fan) = self.fan.as_mut() else {
+                // Idle clients expect nothing; keep only the tail for errors.
+                let keep = c.login.len().saturating_sub(256);
+                c.login.drain(..keep);
+                c.login.extend_from_slice(&self.scratch[cl..cl + n]);
+                continue;
+            };
+            let now = Instant::now();
+            let now_ns = now.saturating_duration_since(self.start).as_nanos() as u64;
+            let buf = &self.scratch[..cl + n];
+            let base = i * fan.senders;
+            let before = fan.deliveries;
+            let rest = scan(buf, |s, q, t| {
+                let s = s as usize;
+                if s >= fan.senders || q == 0 || q > fan.messages {
+                    return;
+                }
+                let Some(seen) = fan.seen.get_mut(base + s) else {
+                    return;
+                };
+                if let (Some(a), Some(at)) = (fan.acked.get_mut(s), fan.acked_at.get_mut(s)) {
+                    if q > *a {
+                        *a = q;
+                        *at = now;
+                    }
+                }
+                if q <= *seen {
+                    return;
+                }
+                *seen = q;
+                if q == fan.messages {
+                    fan.complete += 1;
+                }
+                fan.deliveries += 1;
+                fan.hist.record(now_ns.saturating_sub(t));
+            });
+            fan.last_rx = now;
+            if fan.deliveries > before {
+                fan.last_progress = now;
+                fan.last_delivery = now;
+            }
+            let tail = &buf[rest..];
+            c.carry[..tail.len()].copy_from_slice(tail);
+            c.carry_len = tail.len();
+        }
+    }
+
+    /// Moves a client through the login dialogue as its markers arrive.
+    fn advance_login(&mut self, i: usize) -> Result<(), String> {
+        loop {
+            let fanout = self.args.mode == Mode::Fanout;
+            let room = self.args.rooms[i % self.args.rooms.len()].clone();
+            let Some(c) = self.clients.get_mut(i) else {
+                return Ok(());
+            };
+            let errors: &[&str] = &[
+                "Server full",
+                "The server is shutting down",
+                "That username is",
+                "That chatroom",
+                "You are not connected",
+                "Unknown command",
+                "Your message was not sent",
+            ];
+            for e in errors {
+                if find(&c.login, e.as_bytes()).is_some() {
+                    return Err(format!(
+                        "client {i} ({}): the server said: {:?}",
+                        name_of(&self.args, i),
+                        tail_text(&c.login)
+                    ));
+                }
+            }
+            let view_marker = format!("[room/{room}]\r\n> ");
+            let (marker, next, reply): (&[u8], Stage, String) = match c.stage {
+                Stage::Prompt => (
+                    b"Enter a username: ",
+                    Stage::Named,
+                    format!("{}\r\n", name_of(&self.args, i)),
+                ),
+                Stage::Named => (
+                    b"You are now connected as '",
+                    Stage::Joined,
+                    format!(":join {room}\r\n"),
+                ),
+                Stage::Joined if fanout => {
+                    (b"You joined the room '", Stage::View, ":chat\r\n".into())
+                }
+                Stage::Joined => (b"You joined the room '", Stage::Ready, String::new()),
+                Stage::View => (view_marker.as_bytes(), Stage::Ready, String::new()),
+                Stage::Connecting | Stage::Ready => return Ok(()),
+            };
+            let Some(at) = find(&c.login, marker) else {
+                if c.login.len() > 64 * 1024 {
+                    let cut = c.login.len() - 1024;
+                    c.login.drain(..cut);
+                }
+                return Ok(());
+            };
+            c.login.drain(..at + marker.len());
+            c.stage = next;
+            self.last_progress = Instant::now();
+            if next == Stage::Ready {
+                c.login = Vec::new();
+                self.ready += 1;
+                self.in_login -= 1;
+                self.connect_more()?;
+                return Ok(());
+            }
+            self.send(i, reply.as_bytes())?;
+        }
+    }
+
+    /// Connects and logs in every client.
+    fn login_all(&mut self, events: &mut Events) -> Result<Duration, String> {
+        let t0 = Instant::now();
+        self.last_progress = t0;
+        self.connect_more()?;
+        while self.ready < self.args.n {
+            self.poll_once(events, Duration::from_millis(100))?;
+            self.connect_more()?;
+            self.check_deadline("login")?;
+            if self.last_progress.elapsed() > self.args.stall {
+                let behind: Vec<String> = self
+                    .clients
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| c.stage < Stage::Ready)
+                    .take(3)
+                    .map(|(i, c)| format!("client {i} waiting at {:?}", c.stage))
+                    .collect();
+                return Err(format!(
+                    "login stalled: {} of {} clients ready, nothing happened for {:.1} s ({})",
+                    self.ready,
+                    self.args.n,
+                    self.args.stall.as_secs_f64(),
+                    behind.join(", ")
+                ));
+            }
+        }
+        Ok(t0.elapsed())
+    }
+
+    /// Reads until nothing arrives for `quiet` (join notices still flowing).
+    fn settle(&mut self, events: &mut Events, quiet: Duration) -> Result<(), String> {
+        let mut last_bytes = self.total_rx();
+        let mut last_change = Instant::now();
+        while last_change.elapsed() < quiet {
+            self.poll_once(events, quiet / 4)?;
+            self.check_deadline("settling")?;
+            let b = self.total_rx();
+            if b != last_bytes {
+                last_bytes = b;
+                last_change = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    fn total_rx(&self) -> u64 {
+        self.clients.iter().map(|c| c.rx_bytes).sum()
+    }
+
+    fn message(&self, s: usize, q: u32, stamp: u64) -> Vec<u8> {
+        let mut m = format!("%%{s}:{q}:{stamp}%").into_bytes();
+        if m.len() < self.args.len {
+            m.resize(self.args.len, b'x');
+        }
+        m.extend_from_slice(b"\r\n");
+        m
+    }
+
+    /// Queues every message that is due (rate mode) or fits the window.
+    fn pump_senders(&mut self) -> Result<(), String> {
+        let now = Instant::now();
+        let Some(fan) = self.fan.as_ref() else {
+            return Ok(());
+        };
+        let (senders, messages) = (fan.senders, fan.messages);
+        let interval = self
+            .args
+            .rate
+            .map(|r| Duration::from_secs_f64(senders as f64 / r));
+        for s in 0..senders {
+            let mut batch = Vec::new();
+            loop {
+                let Some(fan) = self.fan.as_mut() else {
+                    return Ok(());
+                };
+                let sent = fan.sent[s];
+                if sent >= messages {
+                    break;
+                }
+                let stamp = match interval {
+                    Some(iv) => {
+                        let due = fan.next_due[s];
+                        if due > now {
+                            break;
+                        }
+                        fan.next_due[s] = due + iv;
+                        // Stamped with when it was due, so a late send counts
+                        // as latency (no coordinated omission).
+                        due
+                    }
+                    None => {
+                        let acked = fan.acked[s].min(sent);
+                        if acked == sent {
+                            fan.acked_at[s] = now;
+                        } else if sent - acked >= self.args.window {
+                            // A message no receiver will ever show (a
+                            // coalescing server replaced it with a later
+                            // frame) must not hold the window forever.
+                            if now.saturating_duration_since(fan.acked_at[s]) < ACK_TIMEOUT {
+                                break;
+                            }
+                            fan.acked[s] = sent;
+                            fan.acked_at[s] = now;
+                        }
+                        now
+                    }
+                };
+                fan.sent[s] = sent + 1;
+                fan.last_send = now;
+                let ns = self.nanos(stamp);
+                batch.extend_from_slice(&self.message(s, sent + 1, ns));
+            }
+            if !batch.is_empty() {
+                self.send(s, &batch)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+// ---- modes ------------------------------------------------------------
+
+fn fmt_us(ns: u64) -> String {
+    format!("{:.1}", ns as f64 / 1000.0)
+}
+
+fn run_fanout(args: Args) -> Result<(), String> {
+    let mut b = Bench::new(args.clone())?;
+    let limit = raise_nofile(args.n as u64 + 64);
+    if limit < args.n as u64 + 16 {
+        return Err(format!(
+            "open-file limit {limit} is too low for {} clients: run `ulimit -n {}` first",
+            args.n,
+            args.n + 64
+        ));
+    }
+    let mut events = Events::with_capacity(4096);
+    let pid = args.pid.map(|p| p.to_string());
+    let hwm_reset = args.pid.is_some_and(reset_peak_rss);
+    let login = b.login_all(&mut events)?;
+    eprintln!(
+        "chatsock-bench: {} clients in the chat view of '{}' in {:.2} s",
+        args.n,
+        args.rooms[0],
+        login.as_secs_f64()
+    );
+    let s = args.senders;
+    let now = Instant::now();
+    let interval = args.rate.map(|r| s as f64 / r).unwrap_or(0.0);
+    b.fan = Some(Fan {
+        senders: s,
+        messages: args.messages,
+        seen: vec![0; args.n * s],
+        sent: vec![0; s],
+        next_due: (0..s)
+            .map(|k| now + Duration::from_secs_f64(interval * k as f64 / s as f64))
+            .collect(),
+        acked: vec![0; s],
+        acked_at: vec![now; s],
+        deliveries: 0,
+        complete: 0,
+        hist: Hist::new(),
+        last_progress: now,
+        last_delivery: now,
+        last_rx: now,
+        last_send: now,
+    });
+    b.settle(
+        &mut events,
+        args.settle.unwrap_or(Duration::from_millis(300)),
+    )?;
+
+    let rx0 = b.total_rx();
+    let viewers_rx0: u64 = b.clients[s..].iter().map(|c| c.rx_bytes).sum();
+    let cpu0 = pid.as_deref().and_then(cpu_seconds);
+    let self_cpu0 = cpu_seconds("self");
+    let t0 = Instant::now();
+    if let Some(fan) = b.fan.as_mut() {
+        let shift = t0.saturating_duration_since(now);
+        for d in &mut fan.next_due {
+            *d += shift;
+        }
+        fan.last_progress = t0;
+    }
+    let expected_pairs = args.n * s;
+    loop {
+        b.pump_senders()?;
+        let Some(fan) = b.fan.as_ref() else {
+            break;
+        };
+        let all_sent = fan.sent.iter().all(|&x| x >= args.messages);
+        let quiet = fan.last_rx.max(fan.last_send).elapsed() > DRAIN_QUIET;
+        if fan.complete >= expected_pairs || (all_sent && quiet) {
+            break;
+        }
+        let wait = match args.rate {
+            Some(_) => fan
+                .next_due
+                .iter()
+                .zip(&fan.sent)
+                .filter(|(_, &sent)| sent < args.messages)
+                .map(|(d, _)| d.saturating_duration_since(Instant::now()))
+                .min()
+                .unwrap_or(Duration::from_millis(100))
+                .min(Duration::from_millis(100)),
+            None => Duration::from_millis(20),
+        };
+        if fan.last_progress.elapsed() > args.stall {
+            let sent: u64 = fan.sent.iter().map(|&x| u64::from(x)).sum();
+            return Err(format!(
+                "deliveries stalled: {} of {} delivered ({} of {} messages sent), none for {:.1} s",
+                fan.deliveries,
+                expected_pairs as u64 * u64::from(args.messages),
+                sent,
+                s as u64 * u64::from(args.messages),
+                args.stall.as_secs_f64()
+            ));
+        }
+        b.check_deadline("fanout")?;
+        b.poll_once(&mut events, wait)?;
+    }
+    let cpu1 = pid.as_deref().and_then(cpu_seconds);
+    let self_cpu1 = cpu_seconds("self");
+    let fan = b.fan.as_ref().ok_or("no fan-out state")?;
+    let secs = fan
+        .last_delivery
+        .saturating_duration_since(t0)
+        .as_secs_f64()
+        .max(1e-9);
+    let d = fan.deliveries.max(1) as f64;
+    let rx = b.total_rx() - rx0;
+    let viewers_rx: u64 = b.clients[s..].iter().map(|c| c.rx_bytes).sum::<u64>() - viewers_rx0;
+    let viewer_deliveries = ((args.n - s) as u64 * s as u64 * u64::from(args.messages)).max(1);
+    let rate = fan.deliveries as f64 / secs;
+    let expected = expected_pairs as u64 * u64::from(args.messages);
+    let lost = expected.saturating_sub(fan.deliveries);
+    let server_cpu = cpu0.zip(cpu1).map(|(a, b)| b - a);
+    let bench_cpu = self_cpu0.zip(self_cpu1).map(|(a, b)| b - a);
+    let peak = args.pid.and_then(|p| vm_kib(p, "VmHWM:"));
+    let rss = args.pid.and_then(|p| vm_kib(p, "VmRSS:"));
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let offered = match args.rate {
+        Some(r) => format!("{r}"),
+        None => "max".into(),
+    };
+    println!(
+        "RESULT mode=fanout clients={} senders={s} messages={} len={} rate={offered} window={} \
+         deliveries={} expected={} lost={} secs={secs:.3} deliveries_per_s={rate:.0} \
+         p50_us={} p99_us={} max_us={} bytes_per_delivery={:.1} viewer_bytes_per_delivery={:.1} \
+         server_cpu_s={} server_cpu_s_per_million={} server_peak_rss_kib={} server_rss_kib={} \
+         bench_cpu_s={}",
+        args.n,
+        args.messages,
+        args.len,
+        args.window,
+        fan.deliveries,
+        expected_pairs as u64 * u64::from(args.messages),
+        lost,
+        fmt_us(fan.hist.quantile(0.50)),
+        fmt_us(fan.hist.quantile(0.99)),
+        fmt_us(fan.hist.max),
+        rx as f64 / d,
+        viewers_rx as f64 / viewer_deliveries as f64,
+        opt(server_cpu.map(|c| format!("{c:.2}"))),
+        opt(server_cpu.map(|c| format!("{:.2}", c / d * 1e6))),
+        opt(peak.map(|p| p.to_string())),
+        opt(rss.map(|p| p.to_string())),
+        opt(bench_cpu.map(|c| format!("{c:.2}"))),
+    );
+    println!(
+        "fanout: {} clients, {s} senders x {} messages of {} chars ({})",
+        args.n,
+        args.messages,
+        args.len,
+        match args.rate {
+            Some(r) => format!("offered {r} msgs/s = {:.0} deliveries/s", r * args.n as f64),
+            None => format!("as fast as possible, window {}", args.window),
+        }
+    );
+    println!(
+        "  {} deliveries in {secs:.3} s = {rate:.0} deliveries/s",
+        fan.deliveries
+    );
+    if lost > 0 {
+        println!(
+            "  {lost} of {expected} deliveries never shown ({:.1}%): the server replaced them \
+             with a later full frame (coalescing) or dropped the client",
+            lost as f64 * 100.0 / expected as f64
+        );
+    }
+    println!(
+        "  latency p50 {} us, p99 {} us, max {} us",
+        fmt_us(fan.hist.quantile(0.50)),
+        fmt_us(fan.hist.quantile(0.99)),
+        fmt_us(fan.hist.max)
+    );
+    println!(
+        "  {:.1} bytes received per delivery ({:.1} for non-senders, whose every line is an incremental update)",
+        rx as f64 / d,
+        viewers_rx as f64 / viewer_deliveries as f64
+    );
+    if let Some(c) = server_cpu {
+        println!(
+            "  server CPU {c:.2} s = {:.2} s per million deliveries ({:.0}% of one core)",
+            c / d * 1e6,
+            c / secs * 100.0
+        );
+    }
+    if let Some(p) = peak {
+        println!(
+            "  server peak RSS {:.1} MiB{}",
+            p as f64 / 1024.0,
+            if hwm_reset {
+                " (this run)"
+            } else {
+                " (process lifetime)"
+            }
+        );
+    }
+    if let Some(c) = bench_cpu {
+        let busy = c / secs * 100.0;
+        println!("  bench CPU {c:.2} s ({busy:.0}% of one core)");
+        if busy > 90.0 {
+            println!("  warning: the bench was near 100% CPU and may be the bottleneck");
+        }
+    }
+    Ok(())
+}
+
+fn run_idle(args: Args) -> Result<(), String> {
+    let mut b = Bench::new(args.clone())?;
+    let limit = raise_nofile(args.n as u64 + 64);
+    if limit < args.n as u64 + 16 {
+        return Err(format!(
+            "open-file limit {limit} is too low for {} clients: run `ulimit -n {}` first (as root \
+             the bench raises it itself)",
+            args.n,
+            args.n + 64
+        ));
+    }
+    let rss0 = args.pid.and_then(|p| vm_kib(p, "VmRSS:"));
+    let mut events = Events::with_capacity(4096);
+    let login = b.login_all(&mut events)?;
+    b.settle(&mut events, args.settle.unwrap_or(Duration::from_secs(1)))?;
+    let rss1 = args.pid.and_then(|p| vm_kib(p, "VmRSS:"));
+    let hwm = args.pid.and_then(|p| vm_kib(p, "VmHWM:"));
+    let per = rss0
+        .zip(rss1)
+        .map(|(a, b)| (b.saturating_sub(a)) as f64 * 1024.0 / args.n as f64);
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    println!(
+        "RESULT mode=idle clients={} rooms={} src_ips={} login_s={:.2} server_rss_before_kib={} \
+         server_rss_kib={} server_rss_per_client_bytes={} server_peak_rss_kib={}",
+        args.n,
+        args.rooms.join(","),
+        b.src_ips,
+        login.as_secs_f64(),
+        opt(rss0.map(|v| v.to_string())),
+        opt(rss1.map(|v| v.to_string())),
+        opt(per.map(|v| format!("{v:.0}"))),
+        opt(hwm.map(|v| v.to_string())),
+    );
+    println!(
+        "idle: {} named clients in rooms {} (from {} source address{}), logged in in {:.2} s",
+        args.n,
+        args.rooms.join(","),
+        b.src_ips,
+        if b.src_ips == 1 { "" } else { "es" },
+        login.as_secs_f64()
+    );
+    if let (Some(a), Some(z)) = (rss0, rss1) {
+        println!(
+            "  server RSS {:.1} MiB before, {:.1} MiB with the clients = {:.0} bytes per client",
+            a as f64 / 1024.0,
+            z as f64 / 1024.0,
+            per.unwrap_or(0.0)
+        );
+    }
+    if !args.hold.is_zero() {
+        eprintln!(
+            "chatsock-bench: holding {} connections for {:.0} s",
+            args.n,
+            args.hold.as_secs_f64()
+        );
+        let until = Instant::now() + args.hold;
+        while Instant::now() < until {
+            let left = until.saturating_duration_since(Instant::now());
+            b.poll_once(&mut events, left.min(Duration::from_secs(1)))?;
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse_args(&argv) {
+        Ok(a) => a,
+        Err(msg) if msg.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("chatsock-bench: {msg}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match args.mode {
+        Mode::Fanout => run_fanout(args),
+        Mode::Idle => run_idle(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("chatsock-bench: FAILED: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_finds_tokens_and_carries_the_tail() {
+        let mut got = Vec::new();
+        let buf = b"\x1b7[u1 ]: %%3:17:123456%xxxx\x1b8 50% %%1:2:3";
+        let rest = scan(buf, |s, q, t| got.push((s, q, t)));
+        assert_eq!(got, vec![(3, 17, 123456)]);
+        assert_eq!(&buf[rest..], b"%%1:2:3");
+        let rest = scan(b"abc%", |_, _, _| {});
+        assert_eq!(rest, 3);
+        let buf = b"%%1:x:3%%%2:5:9%";
+        let rest = scan(buf, |s, q, t| got.push((s, q, t)));
+        assert_eq!(rest, buf.len());
+        assert_eq!(got.last(), Some(&(2, 5, 9)));
+    }
+
+    #[test]
+    fn histogram_quantiles_within_one_percent() {
+        let mut h = Hist::new();
+        for v in 1..=100_000u64 {
+            h.record(v * 1000);
+        }
+        let p50 = h.quantile(0.5) as f64;
+        let p99 = h.quantile(0.99) as f64;
+        assert!((p50 / 50_000_000.0 - 1.0).abs() < 0.01, "{p50}");
+        assert!((p99 / 99_000_000.0 - 1.0).abs() < 0.01, "{p99}");
+        assert_eq!(h.quantile(1.0), 100_000_000);
+        for v in [0u64, 1, 127, 128, 129, 1 << 20, u64::MAX / 2] {
+            assert!(Hist::upper(Hist::bucket(v)) >= v);
+        }
+    }
+}
