@@ -184,6 +184,8 @@ fn log_records_connects_names_and_disconnects() {
     let mut server = Server::start();
     let mut bob = server.login("bob");
     server.expect_log("listening");
+    let connected = server.expect_log("connected: 127.0.0.1:");
+    assert!(!connected.contains("disconnected"), "{connected}");
     let named = server.expect_log("bob");
     assert!(
         named.contains("127.0.0.1:"),
@@ -196,6 +198,14 @@ fn log_records_connects_names_and_disconnects() {
     let gone = server.expect_log("disconnected");
     assert!(gone.contains("bob"), "{gone}");
     assert!(gone.contains("quit"), "reason: {gone}");
+    server.signal("TERM");
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().code(), Some(0));
+    assert!(
+        server.stderr_seen.iter().any(|l| l.contains("shut")),
+        "shutdown is logged: {:?}",
+        server.stderr_seen
+    );
 }
 
 #[test]
