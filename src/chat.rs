@@ -374,7 +374,12 @@ impl Chat {
                     self.view_push_one(id, line);
                 }
                 Some(State::Connecting { .. }) => {
-                    self.write(id, format!("\r\n{SHUTDOWN_NOTICE}\r\n"));
+                    // Not welcomed yet, and nobody is welcomed now.
+                    self.write(
+                        id,
+                        format!("\r\n{SHUTDOWN_NOTICE}\r\nThe server is shutting down, try again later.\r\n"),
+                    );
+                    self.close(id, "server shutdown");
                 }
                 Some(State::Closed) | None => {}
                 Some(_) => {

@@ -277,3 +277,20 @@ fn constant_time_eq_compares() {
     assert!(!constant_time_eq(b"abc", b"abcd"));
     assert!(!constant_time_eq(b"", b"a"));
 }
+
+#[test]
+fn client_still_connecting_at_shutdown_is_told_and_closed_not_welcomed() {
+    let mut t = T::new("connectionTimeout: true");
+    t.chat.connect(0);
+    let gen = t.chat.out.timers[0].gen;
+    t.out(0);
+    t.chat.shutdown_notice();
+    let got = t.out(0);
+    assert!(got.contains("The server will be shutting down in 5 seconds!!"));
+    assert!(got.contains("The server is shutting down, try again later."));
+    assert!(t.chat.out.closes.iter().any(|&(id, _)| id == 0));
+    // A dot timer still in flight does not lead to the banner.
+    t.chat.timer(0, gen, TimerKind::Dot);
+    assert_eq!(t.out(0), "");
+    t.chat.check_invariants().unwrap();
+}

@@ -151,10 +151,18 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Parses and validates RON `source`; `file` names it in errors.
     pub fn from_ron(source: &str, file: &str) -> Result<Config, ConfigError> {
-        let config: Config = ron::from_str(source).map_err(|e| ConfigError {
-            file: file.to_string(),
-            position: Some((e.span.start.line, e.span.start.col)),
-            message: e.code.to_string(),
+        let config: Config = ron::from_str(source).map_err(|e| {
+            let at = (e.span.start.line, e.span.start.col);
+            // serde's type errors do not say which field; the source does.
+            let message = match field_at(source, at) {
+                Some(path) => format!("`{path}`: {}", e.code),
+                None => e.code.to_string(),
+            };
+            ConfigError {
+                file: file.to_string(),
+                position: Some(at),
+                message,
+            }
         })?;
         config.validate().map_err(|(path, message)| ConfigError {
             file: file.to_string(),
@@ -255,6 +263,42 @@ fn locate(source: &str, path: &[String]) -> Option<(usize, usize)> {
     found
 }
 
+/// The dotted path of the field whose value holds position `at`
+/// (`rooms.general.limit`), or None at the top level.
+fn field_at(source: &str, at: (usize, usize)) -> Option<String> {
+    let tokens = tokens(source);
+    // One entry per open bracket: the key being given a value there.
+    let mut keys: Vec<Option<&str>> = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if (t.line, t.col) >= at {
+            break;
+        }
+        match (t.quoted, t.text) {
+            (false, "(" | "{" | "[") => keys.push(None),
+            (false, ")" | "}" | "]") => {
+                keys.pop();
+            }
+            (false, ",") => {
+                if let Some(top) = keys.last_mut() {
+                    *top = None;
+                }
+            }
+            (_, text)
+                if tokens
+                    .get(i + 1)
+                    .is_some_and(|n| !n.quoted && n.text == ":") =>
+            {
+                if let Some(top) = keys.last_mut() {
+                    *top = Some(text);
+                }
+            }
+            _ => {}
+        }
+    }
+    let path: Vec<&str> = keys.into_iter().flatten().collect();
+    (!path.is_empty()).then(|| path.join("."))
+}
+
 struct Token<'a> {
     text: &'a str,
     quoted: bool,
@@ -262,8 +306,9 @@ struct Token<'a> {
     col: usize,
 }
 
-/// Identifiers and string literals of RON source, with their positions;
-/// comments (which nest) are skipped, raw strings are strings.
+/// Identifiers, string literals and punctuation (brackets, `,`, `:`) of
+/// RON source, with their positions; comments (which nest) are skipped,
+/// raw strings are strings.
 fn tokens<'a>(source: &'a str) -> Vec<Token<'a>> {
     let bytes = source.as_bytes();
     let mut out = Vec::new();
@@ -344,6 +389,9 @@ fn tokens<'a>(source: &'a str) -> Vec<Token<'a>> {
                 i += 1;
             }
             push(&mut out, start, &source[start..i], false);
+        } else if b"(){}[],:".contains(&b) {
+            push(&mut out, i, &source[i..i + 1], false);
+            i += 1;
         } else {
             i += 1;
         }
@@ -392,6 +440,15 @@ mod tests {
     fn wrong_type_is_located() {
         let e = Config::from_ron("(\n  port: \"high\",\n)", "c.ron").unwrap_err();
         assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+        assert!(e.message.starts_with("`port`: "), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_in_a_room_names_the_room_field() {
+        let src = "(\n  port: 1,\n  rooms: {\n    \"a\": (public: true, limit: \"x\"),\n  },\n)";
+        let e = Config::from_ron(src, "c.ron").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(4), "{e}");
+        assert!(e.message.starts_with("`rooms.a.limit`: "), "{e}");
     }
 
     #[test]

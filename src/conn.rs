@@ -16,6 +16,10 @@ pub const PAUSE_LINES: usize = 32;
 /// Without throttling (`floodRate: 0`) lines are handled as fast as they
 /// are read, so one read's worth is the bound.
 pub const EXCESS_FLOOD_LINES: usize = 512;
+/// Unread input (left in the kernel while a throttled client's reading is
+/// paused) beyond which the client is disconnected: `excess flood`. A
+/// person pasting a few hundred lines stays under it.
+pub const EXCESS_FLOOD_BYTES: usize = 64 * 1024;
 /// Bytes read from a socket per `read` call.
 pub const READ_CHUNK: usize = 4096;
 
@@ -147,6 +151,8 @@ impl Conn {
 
     /// Reads until WouldBlock, EOF, an error, or the pending-line limit.
     pub fn read(&mut self, scratch: &mut [u8]) -> Io {
+        let len = scratch.len().min(READ_CHUNK);
+        let scratch = &mut scratch[..len];
         loop {
             if self.pending.len() >= PAUSE_LINES {
                 self.read_paused = true;
@@ -171,6 +177,15 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Whether a throttled client whose reading is paused has left more
+    /// than `EXCESS_FLOOD_BYTES` unread in the kernel (looked at with a
+    /// peek into `scratch`, which must be at least that large).
+    pub fn excess_unread(&self, scratch: &mut [u8]) -> bool {
+        self.read_paused
+            && self.bucket.limited()
+            && matches!(self.stream.peek(scratch), Ok(n) if n >= EXCESS_FLOOD_BYTES)
     }
 
     /// Bytes queued but not yet written.

@@ -4,7 +4,7 @@
 
 use crate::chat::{Chat, ClientId, Outbox, Timer, TimerKind};
 use crate::config::Config;
-use crate::conn::{Bucket, Conn, Io, READ_CHUNK};
+use crate::conn::{Bucket, Conn, Io, EXCESS_FLOOD_BYTES};
 use crate::line::Line;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -96,7 +96,7 @@ pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::
         timers: BinaryHeap::new(),
         dirty: Vec::new(),
         doomed: Vec::new(),
-        scratch: vec![0; READ_CHUNK],
+        scratch: vec![0; EXCESS_FLOOD_BYTES],
         next_gen: 0,
         shutdown: false,
         done: false,
@@ -239,13 +239,18 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if conn.read_paused || conn.eof || conn.dead.is_some() {
+        if conn.eof || conn.dead.is_some() {
             return;
         }
-        match conn.read(&mut self.scratch) {
-            Io::Error(reason) => self.kill(key, reason),
-            Io::Eof | Io::Done | Io::WouldBlock => self.drive(key),
+        if !conn.read_paused {
+            if let Io::Error(reason) = conn.read(&mut self.scratch) {
+                return self.kill(key, reason);
+            }
         }
+        if conn.excess_unread(&mut self.scratch) {
+            return self.kill(key, "excess flood".into());
+        }
+        self.drive(key);
     }
 
     /// Hands waiting lines to the core as far as flood control allows,

@@ -89,7 +89,6 @@ fn check_reports_an_unknown_field_by_name_and_position() {
 }
 
 #[test]
-#[ignore = "server bug: a wrong-type error does not name the field (src/config.rs from_ron)"]
 fn check_reports_a_wrong_type_by_field_name_and_position() {
     let (code, path, _, err) = check("(\n  port: \"high\",\n)\n");
     assert_eq!(code, Some(1), "{err}");

@@ -8,43 +8,6 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-/// The server's resident set (VmRSS) and peak (VmHWM), in KiB.
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .expect("VmRSS/VmHWM")
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// Waits until the log's latest "N online" figure is `n`.
-fn wait_online(server: &mut Server, n: usize) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if server.online_count_logged() == Some(n) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "online count never reached {n}: {:?}",
-            server.online_count_logged()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A client socket that resets (RST) instead of closing when dropped.
-fn resetting(client: &Client) {
-    socket2::SockRef::from(&client.stream)
-        .set_linger(Some(Duration::ZERO))
-        .expect("SO_LINGER");
-}
-
 /// Connects from a chosen local address (e.g. 127.0.0.2).
 fn connect_from(local: &str, to: SocketAddr) -> Client {
     let local = SocketAddr::new(local.parse().unwrap(), 0);
@@ -241,12 +204,7 @@ fn stalled_chat_viewer_gets_one_redraw_instead_of_a_growing_queue() {
             .set("messageLimit", "0"),
     );
     // A small receive buffer keeps the kernel from absorbing the backlog.
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket
-        .connect_timeout(&server.addr.into(), TIMEOUT)
-        .unwrap();
-    let mut slow = Client::from_stream(socket.into());
+    let mut slow = Client::connect_small_rcvbuf(server.addr);
     slow.login("slow");
     slow.enter_room("general");
     let mut talker = server.login("talker");
@@ -360,34 +318,61 @@ fn flood_is_throttled_in_order_without_loss() {
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
 }
 
+/// Bytes the server has not yet read from `client`'s connection: the
+/// receive queue of the server-side socket, from /proc/net/tcp{,6}.
+fn server_unread(server: &Server, client: &Client) -> u64 {
+    let local = format!(":{:04X}", server.addr.port());
+    let remote = format!(":{:04X}", client.stream.local_addr().unwrap().port());
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() > 4 && f[1].ends_with(&local) && f[2].ends_with(&remote) {
+                let rx = f[4].split(':').nth(1).unwrap();
+                return u64::from_str_radix(rx, 16).unwrap();
+            }
+        }
+    }
+    panic!("server-side socket not found in /proc/net/tcp");
+}
+
 #[test]
 fn flooder_is_not_read_while_throttled_so_the_kernel_pushes_back() {
     let server = Server::with(&Cfg::base().set("floodRate", "1").set("floodBurst", "1"));
     let mut c = server.login("flooder");
-    let (_, base_peak) = rss_kib(server.pid());
-    let line = format!(":{}\r\n", "y".repeat(98));
-    let block = line.repeat(1000);
-    c.stream.set_nonblocking(true).unwrap();
-    let mut sent = 0usize;
-    let pushed_back = loop {
-        match c.stream.write(block.as_bytes()) {
-            Ok(n) => sent += n,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => break true,
-            Err(e) => panic!("write failed: {e}"),
-        }
-        if sent > 256 << 20 {
-            break false;
-        }
-    };
-    c.stream.set_nonblocking(false).unwrap();
-    assert!(pushed_back, "the server kept reading {sent} bytes");
-    // Still connected and served at the flood rate.
+    // 40 KB of 100-byte lines: under the excess bound, far over the lines
+    // the server takes in before it stops reading.
+    let line = format!(":{}\r\n", "y".repeat(97));
+    c.send_raw(line.repeat(400).as_bytes());
+    let deadline = Instant::now() + TIMEOUT;
+    let mut unread = 0;
+    while unread < 30_000 {
+        unread = server_unread(&server, &c);
+        assert!(
+            Instant::now() < deadline,
+            "the server read all but {unread} bytes"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Still connected, and served at the flood rate, in order.
     c.expect("Unknown command.");
-    let (_, peak) = rss_kib(server.pid());
-    assert!(
-        peak < base_peak + 8 * 1024,
-        "peak RSS grew from {base_peak} KiB to {peak} KiB after {sent} bytes"
-    );
+    c.expect("Unknown command.");
+    assert!(server_unread(&server, &c) >= 30_000);
+}
+
+#[test]
+fn throttled_flooder_with_too_much_unread_input_is_disconnected() {
+    let mut server = Server::with(&Cfg::base().set("floodRate", "1").set("floodBurst", "1"));
+    let mut calm = server.login("calm");
+    let mut c = server.login("flooder");
+    let line = format!(":{}\r\n", "y".repeat(97));
+    // Fails once the server resets the connection; that is the point.
+    let _ = c.stream.write_all(line.repeat(2000).as_bytes());
+    c.expect_closed();
+    let log = server.expect_log("excess flood");
+    assert!(log.contains("flooder"), "{log}");
+    let reply = calm.command(":listall");
+    assert!(!reply.contains("flooder"), "{reply:?}");
 }
 
 #[test]
@@ -450,7 +435,7 @@ fn max_clients_per_ip_counts_each_address_ipv4_and_ipv6() {
     expect_refused(&mut connect_from("::1", v6));
     // A freed slot is reusable.
     drop(first);
-    wait_online(&mut server, 5);
+    wait_online(&mut server, 4);
     connect_from("127.0.0.1", v4).login("a3");
 }
 

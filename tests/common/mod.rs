@@ -342,6 +342,24 @@ impl Client {
         }
     }
 
+    /// Connects with a 4 KiB receive buffer, so that when it stops
+    /// reading the kernel holds little and the server's queue fills fast.
+    pub fn connect_small_rcvbuf(addr: SocketAddr) -> Client {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket
+            .connect_timeout(&addr.into(), TIMEOUT)
+            .expect("connect");
+        let stream: TcpStream = socket.into();
+        stream.set_nodelay(true).unwrap();
+        Client::from_stream(stream)
+    }
+
     /// Wraps an already connected socket.
     pub fn from_stream(stream: TcpStream) -> Client {
         Client {
@@ -560,5 +578,63 @@ impl Client {
         self.expect("> ");
         self.send(":chat");
         self.expect_frame(&format!("[dm/{user}]"));
+    }
+}
+
+/// The server's resident set (VmRSS) and peak (VmHWM), in KiB.
+pub fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS/VmHWM")
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Waits until the log's latest "N online" figure is `n`.
+pub fn wait_online(server: &mut Server, n: usize) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if server.online_count_logged() == Some(n) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "online count never reached {n}: {:?}",
+            server.online_count_logged()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A client socket that resets (RST) instead of closing when dropped.
+pub fn resetting(client: &Client) {
+    socket2::SockRef::from(&client.stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER");
+}
+
+/// Waits until the log holds at least `n` lines containing `needle`.
+pub fn wait_log_count(server: &mut Server, needle: &str, n: usize, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        server.drain_output();
+        let seen = server
+            .stderr_seen
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count();
+        if seen >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {seen} of {n} log lines with {needle:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
