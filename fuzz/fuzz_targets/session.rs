@@ -23,7 +23,9 @@
 //! event sends one client more than `PER_EVENT_LIMIT` bytes; `full_view`
 //! shows exactly `chatviewMax` history rows and no more. The model keeps each
 //! client's unsent bytes (drained by a flush op) and disconnects it past
-//! `sendQueueLimit`, as the shell does.
+//! `sendQueueLimit`, hands lines over only while the core wants input,
+//! refuses connections once shutdown began and treats a second shutdown
+//! signal as the end of the grace period, as the shell does.
 #![no_main]
 
 use chatsock::chat::{Chat, ClientId, Timer, TimerKind};
@@ -191,6 +193,8 @@ struct Harness {
     max_line: usize,
     queue_limit: usize,
     height: usize,
+    /// The first shutdown signal came.
+    noticed: bool,
     /// `shutdown_goodbye` ran: only the teardown is left.
     goodbye: bool,
 }
@@ -235,6 +239,7 @@ impl Harness {
             chat: Chat::new(cfg, chatsock::VERSION),
             conns: (0..CLIENTS).map(|_| None).collect(),
             timers: Vec::new(),
+            noticed: false,
             goodbye: false,
         }
     }
@@ -408,9 +413,15 @@ impl Harness {
     }
 
     fn run(&mut self, id: ClientId, op: Op) -> bool {
+        // A second signal ends the grace period at once.
+        let op = match op {
+            Op::ShutdownNotice if self.noticed => Op::ShutdownGoodbye,
+            op => op,
+        };
         match op {
             Op::Connect => {
-                if self.connected(id) {
+                // The shell refuses new connections once shutdown began.
+                if self.connected(id) || self.noticed {
                     return true;
                 }
                 self.conns[id] = Some(Conn::default());
@@ -473,6 +484,7 @@ impl Harness {
                 self.drive(id);
             }
             Op::ShutdownNotice => {
+                self.noticed = true;
                 let before: Vec<ClientId> = (0..CLIENTS)
                     .filter(|&id| self.conns[id].as_ref().is_some_and(|c| !c.closing))
                     .collect();
@@ -486,9 +498,9 @@ impl Harness {
                 self.apply("shutdown notice");
             }
             Op::ShutdownGoodbye => {
+                self.goodbye = true;
                 self.chat.shutdown_goodbye();
                 self.apply("shutdown goodbye");
-                self.goodbye = true;
                 for id in 0..CLIENTS {
                     if let Some(conn) = &self.conns[id] {
                         assert!(conn.closing, "shutdown left {id} open");
