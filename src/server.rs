@@ -268,6 +268,10 @@ impl Server {
                 return;
             }
             if conn.pending.is_empty() {
+                // An idle client holds no input buffer.
+                if conn.pending.capacity() > 0 {
+                    conn.pending = std::collections::VecDeque::new();
+                }
                 if conn.read_paused {
                     conn.read_paused = false;
                     match conn.read(&mut self.scratch) {
