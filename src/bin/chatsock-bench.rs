@@ -27,7 +27,9 @@ messages each; every receiver records each message's first arrival.
   --rate R          total messages/s over all senders (open loop; default:
                     as fast as the window allows)
   --window W        as-fast-as-possible mode: messages a sender may have in
-                    flight (sent, not yet back in its own view); default 32
+                    flight (sent, not yet seen by any receiver); default 32
+  --ack-timeout MS  window mode: give up on (count as lost) a message no
+                    receiver has shown after MS ms (default 250)
   --len L           message length in characters (default 100)
   --room ROOM       room to join (default general)
 idle: N clients log in with distinct names, join rooms round-robin and sit.
@@ -55,9 +57,6 @@ const READ_BUF: usize = 256 * 1024;
 /// Clients per source address before spreading over more (the ephemeral
 /// port range to one destination holds about 28,000).
 const PER_SOURCE_IP: usize = 25_000;
-/// In window mode, a sender's oldest unacknowledged message is given up on
-/// (counted as lost) after this long, so lost messages cannot stall it.
-const ACK_TIMEOUT: Duration = Duration::from_millis(250);
 /// After the last message is sent, the run ends once every receiver has
 /// every sender's last message, or nothing has arrived for this long.
 const DRAIN_QUIET: Duration = Duration::from_millis(500);
@@ -77,6 +76,7 @@ struct Args {
     messages: u32,
     rate: Option<f64>,
     window: u32,
+    ack_timeout: Duration,
     len: usize,
     pid: Option<u32>,
     rooms: Vec<String>,
@@ -105,6 +105,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         messages: 0,
         rate: None,
         window: 32,
+        ack_timeout: Duration::from_millis(250),
         len: 100,
         pid: None,
         rooms: Vec::new(),
@@ -145,6 +146,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "-m" => a.messages = num(flag)? as u32,
             "--rate" => a.rate = Some(num(flag)?).filter(|r| *r > 0.0),
             "--window" => a.window = (num(flag)? as u32).max(1),
+            "--ack-timeout" => a.ack_timeout = Duration::from_secs_f64(num(flag)? / 1000.0),
             "--len" => a.len = num(flag)? as usize,
             "--pid" => a.pid = Some(num(flag)? as u32),
             "--room" | "--rooms" => {
@@ -381,6 +383,20 @@ fn raise_nofile(want: u64) -> u64 {
         return lim.rlim_max;
     }
     lim.rlim_cur
+}
+
+/// Makes sure this process may open a socket per client.
+fn ensure_nofile(n: usize) -> Result<(), String> {
+    let want = n as u64 + 64;
+    let limit = raise_nofile(want);
+    if limit < want {
+        return Err(format!(
+            "open-file limit {limit} is too low for {n} clients: the bench raises its soft \
+             limit up to the hard one (`ulimit -Hn`); raising that needs root with \
+             CAP_SYS_RESOURCE (`ulimit -Hn {want}`), or use fewer clients"
+        ));
+    }
+    Ok(())
 }
 
 fn sockaddr_v4(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
@@ -746,6 +762,12 @@ impl Bench {
             let tail = &buf[rest..];
             c.carry[..tail.len()].copy_from_slice(tail);
             c.carry_len = tail.len();
+            if n < READ_BUF {
+                // A short read drained the socket; new data raises a new
+                // edge-triggered event, so skip the read that would only
+                // say WouldBlock (half the receive syscalls).
+                return Ok(());
+            }
         }
     }
 
@@ -914,7 +936,9 @@ impl Bench {
                             // A message no receiver will ever show (a
                             // coalescing server replaced it with a later
                             // frame) must not hold the window forever.
-                            if now.saturating_duration_since(fan.acked_at[s]) < ACK_TIMEOUT {
+                            if now.saturating_duration_since(fan.acked_at[s])
+                                < self.args.ack_timeout
+                            {
                                 break;
                             }
                             fan.acked[s] = sent;
@@ -944,14 +968,7 @@ fn fmt_us(ns: u64) -> String {
 
 fn run_fanout(args: Args) -> Result<(), String> {
     let mut b = Bench::new(args.clone())?;
-    let limit = raise_nofile(args.n as u64 + 64);
-    if limit < args.n as u64 + 16 {
-        return Err(format!(
-            "open-file limit {limit} is too low for {} clients: run `ulimit -n {}` first",
-            args.n,
-            args.n + 64
-        ));
-    }
+    ensure_nofile(args.n)?;
     let mut events = Events::with_capacity(4096);
     let pid = args.pid.map(|p| p.to_string());
     let hwm_reset = args.pid.is_some_and(reset_peak_rss);
@@ -1147,15 +1164,7 @@ fn run_fanout(args: Args) -> Result<(), String> {
 
 fn run_idle(args: Args) -> Result<(), String> {
     let mut b = Bench::new(args.clone())?;
-    let limit = raise_nofile(args.n as u64 + 64);
-    if limit < args.n as u64 + 16 {
-        return Err(format!(
-            "open-file limit {limit} is too low for {} clients: run `ulimit -n {}` first (as root \
-             the bench raises it itself)",
-            args.n,
-            args.n + 64
-        ));
-    }
+    ensure_nofile(args.n)?;
     let rss0 = args.pid.and_then(|p| vm_kib(p, "VmRSS:"));
     let mut events = Events::with_capacity(4096);
     let login = b.login_all(&mut events)?;
