@@ -136,6 +136,27 @@ fn pump(reader: impl Read + Send + 'static) -> Receiver<String> {
     rx
 }
 
+/// The first line (already `seen`, or arriving on `lines` within TIMEOUT)
+/// that contains `needle`.
+fn wait_line(lines: &Receiver<String>, seen: &mut Vec<String>, needle: &str, what: &str) -> String {
+    if let Some(line) = seen.iter().find(|l| l.contains(needle)) {
+        return line.clone();
+    }
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) => {
+                seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+            Err(_) => panic!("no {what} line containing {needle:?}; seen: {seen:?}"),
+        }
+    }
+}
+
 impl Server {
     /// Starts the server with the test default config.
     pub fn start() -> Server {
@@ -178,52 +199,12 @@ impl Server {
 
     /// Waits for a stdout line containing `needle`; returns it.
     pub fn expect_stdout(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        for seen in &self.stdout_seen {
-            if seen.contains(needle) {
-                return seen.clone();
-            }
-        }
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => {
-                    self.stdout_seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no stdout line containing {needle:?}; seen: {:?}",
-                    self.stdout_seen
-                ),
-            }
-        }
+        wait_line(&self.stdout, &mut self.stdout_seen, needle, "stdout")
     }
 
     /// Waits for a stderr (log) line containing `needle`; returns it.
     pub fn expect_log(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        for seen in &self.stderr_seen {
-            if seen.contains(needle) {
-                return seen.clone();
-            }
-        }
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) => {
-                    self.stderr_seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no log line containing {needle:?}; seen: {:?}",
-                    self.stderr_seen
-                ),
-            }
-        }
+        wait_line(&self.stderr, &mut self.stderr_seen, needle, "log")
     }
 
     /// Collects whatever stdout/stderr lines are available right now.
