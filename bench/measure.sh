@@ -34,7 +34,9 @@ start() {
 bench() { echo "\$ chatsock-bench $*" | sed "s/$pid/PID/; s/$addr/ADDR/" >&2; timeout 300 "$bin/chatsock-bench" "$@" --pid "$pid" | grep --line-buffered '^RESULT'; }
 
 echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
-echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes in src)')"
+if git rev-parse --git-dir >/dev/null 2>&1; then
+  echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes in src)')"
+fi
 echo "open files: soft $(ulimit -n) hard $(ulimit -Hn); ephemeral ports $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' -)"
 ls -l "$bin/chatsock" | awk '{print "stripped binary: " $5 " bytes"}'
 
