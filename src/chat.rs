@@ -356,9 +356,9 @@ impl Chat {
     /// The connection is gone (EOF, error, closed by request, or dropped by
     /// the shell); the key may be reused afterwards.
     pub fn disconnect(&mut self, id: ClientId) {
-        if self.state(id).is_some_and(|s| s != State::Closed) {
-            self.cleanup(id);
-        }
+        // A client closed by the shutdown goodbye still holds its room, DM
+        // and name; cleanup is quiet towards clients that are closed.
+        self.cleanup(id);
         if let Some(slot) = self.clients.get_mut(id) {
             *slot = None;
         }
@@ -442,6 +442,9 @@ impl Chat {
             for w in watchers {
                 if let Some(wc) = self.client_mut(w) {
                     wc.place = Place::None;
+                    if wc.state == State::Closed {
+                        continue;
+                    }
                     let viewing = wc.state == State::ChatView;
                     let msg = format!("{name} disconnected. Your DM with {name} was closed.");
                     if viewing {

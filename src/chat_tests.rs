@@ -294,3 +294,25 @@ fn client_still_connecting_at_shutdown_is_told_and_closed_not_welcomed() {
     assert_eq!(t.out(0), "");
     t.chat.check_invariants().unwrap();
 }
+
+#[test]
+fn clients_closed_by_the_goodbye_leave_rooms_dms_and_names_on_disconnect() {
+    let mut t = T::new("");
+    t.user(0, "ann");
+    t.user(1, "bob");
+    t.user(2, "cy");
+    t.say(0, ":dm bob");
+    t.say(2, ":join general");
+    t.chat.shutdown_goodbye();
+    t.chat.out.writes.clear();
+    t.chat.disconnect(1);
+    t.chat.check_invariants().unwrap();
+    t.chat.disconnect(2);
+    t.chat.check_invariants().unwrap();
+    assert_eq!(t.chat.named_count(), 1);
+    // Nothing is written to clients that were already closed.
+    assert!(t.chat.out.writes.is_empty());
+    t.chat.disconnect(0);
+    t.chat.check_invariants().unwrap();
+    assert_eq!(t.chat.named_count(), 0);
+}
