@@ -22,6 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+: >"$work/out"
 timeout 120 "$bin/chatsock" --config bench.ron --port 0 >"$work/out" 2>"$work/err" &
 server_pid=$!
 

@@ -21,6 +21,7 @@ trap 'stop; rm -rf "$work"' EXIT
 start() {
   # The server needs a descriptor per client: as many as the hard limit allows.
   ulimit -n "$(ulimit -Hn)"
+  : >"$work/out"
   "$bin/chatsock" --config bench.ron --port 0 >"$work/out" 2>/dev/null &
   pid=$!
   for _ in $(seq 1 50); do
