@@ -23,6 +23,36 @@ pub const EXCESS_FLOOD_BYTES: usize = 64 * 1024;
 /// Bytes read from a socket per `read` call.
 pub const READ_CHUNK: usize = 4096;
 
+/// Output buffers kept for reuse: a drained client gives its buffer back
+/// here instead of to the allocator, and the next client with output takes
+/// one, so a busy server does not grow and free a buffer per client per
+/// pass. Bounded in count and in each buffer's size.
+#[derive(Debug, Default)]
+pub struct BufPool {
+    free: Vec<Vec<u8>>,
+}
+
+impl BufPool {
+    /// Buffers kept at most.
+    pub const MAX_BUFS: usize = 1024;
+    /// Larger buffers go back to the allocator.
+    pub const MAX_CAPACITY: usize = 4096;
+
+    fn take(&mut self) -> Vec<u8> {
+        self.free.pop().unwrap_or_default()
+    }
+
+    fn give(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() > 0
+            && buf.capacity() <= Self::MAX_CAPACITY
+            && self.free.len() < Self::MAX_BUFS
+        {
+            buf.clear();
+            self.free.push(buf);
+        }
+    }
+}
+
 /// What a socket operation came to, so `io::ErrorKind` is matched once.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Io {
@@ -114,6 +144,8 @@ pub struct Conn {
     pub want_write: bool,
     /// Queued for flushing this pass.
     pub dirty: bool,
+    /// Waiting in the server's list of clients to drive again next pass.
+    pub again: bool,
     /// Close after flushing, with this reason.
     pub closing: Option<&'static str>,
     /// Drop without flushing, with this reason.
@@ -144,6 +176,7 @@ impl Conn {
             flood_timer: false,
             want_write: false,
             dirty: false,
+            again: false,
             closing: None,
             dead: None,
         }
@@ -196,15 +229,19 @@ impl Conn {
     /// Appends output; if that would pass `limit` unsent bytes, first tries
     /// to write, and returns false (queueing nothing) if it is still too full.
     #[must_use]
-    pub fn queue(&mut self, bytes: &[u8], limit: usize) -> bool {
+    pub fn queue(&mut self, bytes: &[u8], limit: usize, pool: &mut BufPool) -> bool {
         if self.unsent() + bytes.len() > limit {
-            let _ = self.flush();
+            let _ = self.flush(pool);
             if self.unsent() + bytes.len() > limit {
                 return false;
             }
         }
-        if self.out_pos > 0 && self.out_pos == self.out.len() {
-            self.out.clear();
+        if self.out.capacity() == 0 {
+            self.out = pool.take();
+        } else if self.out_pos >= READ_CHUNK && self.out_pos * 2 >= self.out.len() {
+            // A client that never quite catches up must not keep what it
+            // was sent long ago: drop the written front (amortised O(1)).
+            self.out.drain(..self.out_pos);
             self.out_pos = 0;
         }
         self.out.extend_from_slice(bytes);
@@ -220,9 +257,9 @@ impl Conn {
         self.out.extend_from_slice(bytes);
     }
 
-    /// Writes queued output until done or WouldBlock; frees the buffer
-    /// when it is drained.
-    pub fn flush(&mut self) -> Io {
+    /// Writes queued output until done or WouldBlock; gives the buffer back
+    /// to `pool` when it is drained, so an idle client holds none.
+    pub fn flush(&mut self, pool: &mut BufPool) -> Io {
         while self.out_pos < self.out.len() {
             match self.stream.write(&self.out[self.out_pos..]) {
                 Ok(0) => return Io::Error("write returned 0".into()),
@@ -234,7 +271,7 @@ impl Conn {
                 }
             }
         }
-        self.out = Vec::new();
+        pool.give(std::mem::take(&mut self.out));
         self.out_pos = 0;
         Io::Done
     }
@@ -255,6 +292,21 @@ mod tests {
         assert!(wait > Duration::from_millis(150) && wait <= Duration::from_millis(200));
         assert!(b.take(t0 + Duration::from_millis(200)).is_ok());
         assert!(b.take(t0 + Duration::from_millis(200)).is_err());
+    }
+
+    #[test]
+    fn pool_keeps_small_buffers_only_and_a_bounded_number() {
+        let mut pool = BufPool::default();
+        pool.give(Vec::with_capacity(64));
+        pool.give(Vec::with_capacity(BufPool::MAX_CAPACITY + 1));
+        pool.give(Vec::new());
+        assert_eq!(pool.free.len(), 1);
+        assert!(pool.take().capacity() >= 64);
+        assert_eq!(pool.take().capacity(), 0);
+        for _ in 0..BufPool::MAX_BUFS + 10 {
+            pool.give(Vec::with_capacity(16));
+        }
+        assert_eq!(pool.free.len(), BufPool::MAX_BUFS);
     }
 
     #[test]

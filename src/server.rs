@@ -4,7 +4,7 @@
 
 use crate::chat::{Chat, ClientId, Outbox, Timer, TimerKind};
 use crate::config::Config;
-use crate::conn::{Bucket, Conn, Io, EXCESS_FLOOD_BYTES};
+use crate::conn::{Bucket, BufPool, Conn, Io, EXCESS_FLOOD_BYTES};
 use crate::line::Line;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -37,8 +37,13 @@ enum Alarm {
     Grace,
 }
 
-/// Pending output above which a chat-view client that has fallen behind
-/// gets one full redraw instead of its queued incremental updates.
+/// Lines one client may have handled per loop pass; the rest wait for the
+/// next pass, so one busy sender cannot make a pass (and every viewer's
+/// output for it) arbitrarily long.
+const LINES_PER_PASS: usize = 8;
+
+/// Pending output, left after the kernel would take no more, above which a
+/// chat-view client gets one full redraw instead of its queued updates.
 const COALESCE_MIN: usize = 4096;
 
 /// Resets a scroll region a half-sent update may have left set.
@@ -72,6 +77,9 @@ struct Server {
     timers: BinaryHeap<Reverse<(Instant, Alarm)>>,
     dirty: Vec<usize>,
     doomed: Vec<usize>,
+    /// Clients with lines left over from their per-pass budget.
+    again: Vec<usize>,
+    pool: BufPool,
     scratch: Vec<u8>,
     next_gen: u64,
     shutdown: bool,
@@ -96,6 +104,8 @@ pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::
         timers: BinaryHeap::new(),
         dirty: Vec::new(),
         doomed: Vec::new(),
+        again: Vec::new(),
+        pool: BufPool::default(),
         scratch: vec![0; EXCESS_FLOOD_BYTES],
         next_gen: 0,
         shutdown: false,
@@ -103,10 +113,14 @@ pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::
     };
     let mut events = Events::with_capacity(1024);
     while !server.done {
-        let timeout = server
-            .timers
-            .peek()
-            .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
+        let timeout = if server.again.is_empty() {
+            server
+                .timers
+                .peek()
+                .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()))
+        } else {
+            Some(Duration::ZERO)
+        };
         if let Err(e) = server.poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -133,6 +147,12 @@ pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::
                         server.mark_dirty(key);
                     }
                 }
+            }
+        }
+        for key in std::mem::take(&mut server.again) {
+            if let Some(conn) = server.conns.get_mut(key) {
+                conn.again = false;
+                server.drive(key);
             }
         }
         server.fire_timers();
@@ -256,6 +276,7 @@ impl Server {
     /// Hands waiting lines to the core as far as flood control allows,
     /// resumes reading when the queue has room, and closes after EOF.
     fn drive(&mut self, key: usize) {
+        let mut budget = LINES_PER_PASS;
         loop {
             let now = Instant::now();
             let Some(conn) = self.conns.get_mut(key) else {
@@ -295,6 +316,14 @@ impl Server {
                 }
                 return;
             }
+            if budget == 0 {
+                if !conn.again {
+                    conn.again = true;
+                    self.again.push(key);
+                }
+                return;
+            }
+            budget -= 1;
             let Some(line) = conn.pending.pop_front() else {
                 return;
             };
@@ -328,7 +357,7 @@ impl Server {
             }
             // A viewer that fell this far behind gets its latest screen
             // instead (unless it is being closed with a last word).
-            let queued = conn.queue(chunk.bytes(), limit)
+            let queued = conn.queue(chunk.bytes(), limit, &mut self.pool)
                 || (!out.closes.iter().any(|(c, _)| *c == id)
                     && coalesce(&self.chat, id, conn, 0)
                     && conn.unsent() <= limit);
@@ -436,15 +465,15 @@ impl Server {
                 if conn.dead.is_some() {
                     continue;
                 }
-                if conn.closing.is_none() {
-                    coalesce(&self.chat, key, conn, COALESCE_MIN);
-                }
-                match conn.flush() {
+                match conn.flush(&mut self.pool) {
                     Io::Error(reason) => {
                         self.kill(key, reason);
                         continue;
                     }
                     Io::WouldBlock if conn.closing.is_none() => {
+                        // The kernel takes no more: a viewer this far behind
+                        // gets its latest screen instead of the backlog.
+                        coalesce(&self.chat, key, conn, COALESCE_MIN);
                         if !conn.want_write {
                             conn.want_write = true;
                             let _ = self.poll.registry().reregister(

@@ -251,6 +251,38 @@ fn stalled_chat_viewer_gets_one_redraw_instead_of_a_growing_queue() {
     talker.expect("alive");
 }
 
+#[test]
+fn a_viewer_that_keeps_reading_gets_every_message_of_a_burst() {
+    // Coalescing is only for clients the kernel will not take more from:
+    // ten senders bursting at once must not cost a reading viewer a line.
+    let server = Server::start();
+    let mut viewer = server.login("viewer");
+    viewer.enter_room("general");
+    let mut senders: Vec<Client> = (0..10)
+        .map(|i| {
+            let mut c = server.login(&format!("s{i}"));
+            c.enter_room("general");
+            viewer.expect(&format!("s{i} joined the room."));
+            c
+        })
+        .collect();
+    for (i, c) in senders.iter_mut().enumerate() {
+        let burst: String = (0..50).map(|k| format!("b{i}x{k}y\r\n")).collect();
+        c.send_raw(burst.as_bytes());
+    }
+    let mut got = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(0..10).all(|i| got.contains(&format!("b{i}x49y"))) {
+        assert!(Instant::now() < deadline, "burst not delivered");
+        got.push_str(&viewer.take_pending(Duration::from_millis(50)));
+    }
+    let missing: Vec<String> = (0..10)
+        .flat_map(|i| (0..50).map(move |k| format!("b{i}x{k}y")))
+        .filter(|m| !got.contains(&format!("{m}\x1b[r")))
+        .collect();
+    assert!(missing.is_empty(), "missed as updates: {missing:?}");
+}
+
 // ---- 3. long lines ---------------------------------------------------------
 
 #[test]

@@ -296,6 +296,13 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // The server's side of a failed test (the log holds no message
+            // text by design).
+            self.drain_output();
+            eprintln!("server stdout: {:#?}", self.stdout_seen);
+            eprintln!("server log: {:#?}", self.stderr_seen);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.config);
@@ -376,7 +383,8 @@ impl Client {
             }
             Err(e)
                 if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
+                    || e.kind() == std::io::ErrorKind::TimedOut
+                    || e.kind() == std::io::ErrorKind::Interrupted =>
             {
                 false
             }
