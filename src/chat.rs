@@ -698,7 +698,7 @@ impl Chat {
             return;
         }
         if text.trim().is_empty() {
-            self.redraw(id);
+            self.after_enter(id);
             return;
         }
         let limit = self.cfg.message_limit;
@@ -716,19 +716,17 @@ impl Chat {
                 let update: Rc<[u8]> = view::view_update(&line, self.cfg.chatview_max).into();
                 let members = std::mem::take(&mut self.rooms[r].members);
                 for &m in &members {
-                    if m == id {
-                        self.push_history(m, line.clone());
-                        self.redraw(m);
-                    } else if self.state(m) == Some(State::ChatView) {
+                    if self.state(m) == Some(State::ChatView) {
                         self.push_history(m, line.clone());
                         self.out.writes.push((m, Chunk::Shared(update.clone())));
                     }
                 }
                 self.rooms[r].members = members;
+                self.after_enter(id);
             }
             Place::Dm(p) => {
-                self.push_history(id, line.clone());
-                self.redraw(id);
+                self.view_push_one(id, line.clone());
+                self.after_enter(id);
                 let partner = self.client(p).map(|pc| (pc.state, pc.place));
                 match partner {
                     Some((State::ChatView, Place::Dm(q))) if q == id => {
@@ -769,17 +767,20 @@ impl Chat {
         self.write(id, update);
     }
 
-    /// A full redraw for a viewer whose own typing moved the cursor.
-    fn redraw(&mut self, id: ClientId) {
-        if let Some(frame) = self.full_view(id) {
-            self.write(id, frame);
+    /// A viewer pressed Enter, so their terminal's echo left the typed line
+    /// on the input row: clear it and redraw the prompt, nothing more (a
+    /// full redraw would cost the whole history per message sent).
+    fn after_enter(&mut self, id: ClientId) {
+        if self.state(id) == Some(State::ChatView) {
+            let reset = view::input_reset(self.cfg.chatview_max, self.label(id));
+            self.write(id, reset);
         }
     }
 
     /// A SERVER line only the viewer sees, after they pressed Enter.
     fn view_notice_to_self(&mut self, id: ClientId, text: &str) {
-        self.push_history(id, view::server_line(self.cfg.username_limit, text));
-        self.redraw(id);
+        self.view_push_one(id, view::server_line(self.cfg.username_limit, text));
+        self.after_enter(id);
     }
 
     /// A SERVER line for every member of room `r` who is viewing it.

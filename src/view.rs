@@ -125,6 +125,13 @@ pub fn view_update(line: &[u8], height: usize) -> Vec<u8> {
     out
 }
 
+/// After the viewer pressed Enter (their terminal echoed the line and moved
+/// the cursor below the input line): draw the separator and an empty input
+/// line again and clear what is below. Follows the history update, if any.
+pub fn input_reset(height: usize, label: Label) -> Vec<u8> {
+    format!("\x1b[{};1H{}\r\n\x1b[J> ", height + 1, separator(label)).into_bytes()
+}
+
 /// Leaving the chat view: clear the screen, say so, show the prompt.
 pub fn left_view(prompt: &str) -> String {
     format!("{CLEAR}You left chat view.\r\n{prompt}")

@@ -183,18 +183,18 @@ fn dm_lines_reach_both_ends() {
     let server = Server::with(&Cfg::base().set("chatviewMax", "3"));
     let (mut alice, mut bob) = dm_pair(&server);
     alice.send("psst bob");
-    let mine = alice.expect_frame("[dm/bob]");
+    let mine = alice.expect_sent("[dm/bob]");
     assert_eq!(
         mine,
         format!(
-            "{CLEAR}\r\n\r\n{}\r\n{}\r\n> ",
-            line("alice", "psst bob"),
-            separator("[dm/bob]")
+            "{}{}",
+            view_update(3, &line("alice", "psst bob")),
+            input_reset(3, "[dm/bob]")
         )
     );
     assert_eq!(next_update(&mut bob), line("alice", "psst bob"));
     bob.send("hi alice");
-    bob.expect_frame("[dm/alice]");
+    bob.expect_sent("[dm/alice]");
     assert_eq!(next_update(&mut alice), line("bob", "hi alice"));
 }
 
@@ -235,7 +235,7 @@ fn dm_arriving_at_the_palette_is_one_line_and_the_prompt_is_redrawn() {
     bob.command(":join general");
     alice.enter_dm("bob");
     alice.send("are you there?");
-    alice.expect_frame("[dm/bob]");
+    alice.expect_sent("[dm/bob]");
     let got = bob.expect("[room/general]> ");
     assert!(
         got.ends_with("[DM from alice]: are you there?\r\n[room/general]> "),
@@ -255,7 +255,7 @@ fn dm_arriving_in_another_chat_view_is_a_server_styled_line() {
     bob.enter_room("general");
     alice.enter_dm("bob");
     alice.send("over here");
-    alice.expect_frame("[dm/bob]");
+    alice.expect_sent("[dm/bob]");
     let (before, update) = bob.expect_update();
     assert_eq!(before, "");
     assert!(update.contains(RED_BG), "SERVER-styled: {update:?}");
@@ -272,7 +272,7 @@ fn dm_is_not_queued_for_later() {
     let mut bob = server.login("bob");
     alice.enter_dm("bob");
     alice.send("now or never");
-    alice.expect_frame("[dm/bob]");
+    alice.expect_sent("[dm/bob]");
     bob.expect("[DM from alice]: now or never");
     bob.expect("> ");
     // Opening the DM afterwards does not replay it.
@@ -353,7 +353,7 @@ fn message_over_the_limit_is_not_sent_and_only_the_sender_is_told() {
     alice.send(":chat");
     alice.expect_frame("[room/general]");
     alice.send(&"y".repeat(151));
-    let mine = alice.expect_frame("[room/general]");
+    let mine = alice.expect_sent("[room/general]");
     assert!(
         mine.contains(&msg_line("SERVER", 10, LIMIT_NOTICE)),
         "the sender is told, with the limit: {mine:?}"
@@ -377,9 +377,9 @@ fn the_limit_counts_characters_not_bytes() {
     let ok = "é".repeat(150);
     alice.send(&ok);
     assert_eq!(next_update(&mut bob), line("alice", &ok));
-    alice.expect_frame("[room/general]");
+    alice.expect_sent("[room/general]");
     alice.send(&"é".repeat(151));
-    let mine = alice.expect_frame("[room/general]");
+    let mine = alice.expect_sent("[room/general]");
     assert!(mine.contains(LIMIT_NOTICE), "{mine:?}");
     alice.send("after");
     assert_eq!(next_update(&mut bob), line("alice", "after"));
@@ -391,10 +391,10 @@ fn the_same_limit_applies_in_dms() {
     let (mut alice, mut bob) = dm_pair(&server);
     let ok = "z".repeat(150);
     alice.send(&ok);
-    alice.expect_frame("[dm/bob]");
+    alice.expect_sent("[dm/bob]");
     assert_eq!(next_update(&mut bob), line("alice", &ok));
     alice.send(&"z".repeat(151));
-    let mine = alice.expect_frame("[dm/bob]");
+    let mine = alice.expect_sent("[dm/bob]");
     assert!(mine.contains(LIMIT_NOTICE), "{mine:?}");
     alice.send("after");
     assert_eq!(next_update(&mut bob), line("alice", "after"));
@@ -407,7 +407,7 @@ fn the_limit_applies_to_a_dm_arriving_at_the_palette() {
     let mut bob = server.login("bob");
     alice.enter_dm("bob");
     alice.send(&"q".repeat(151));
-    let mine = alice.expect_frame("[dm/bob]");
+    let mine = alice.expect_sent("[dm/bob]");
     assert!(mine.contains(LIMIT_NOTICE), "{mine:?}");
     alice.send("short");
     let got = bob.expect("> ");
@@ -423,7 +423,7 @@ fn a_configured_limit_is_named_in_the_notice() {
     let mut alice = server.login("alice");
     alice.enter_room("general");
     alice.send("123456");
-    let mine = alice.expect_frame("[room/general]");
+    let mine = alice.expect_sent("[room/general]");
     assert!(
         mine.contains("Your message was not sent: messages are limited to 5 characters."),
         "{mine:?}"

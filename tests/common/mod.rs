@@ -627,3 +627,22 @@ pub fn wait_log_count(server: &mut Server, needle: &str, n: usize, timeout: Dura
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The incremental update that adds `line` to a `rows`-row history area.
+pub fn view_update(rows: usize, line: &str) -> String {
+    format!("\x1b7\x1b[1;{rows}r\x1b[{rows};1H\n{line}\x1b[r\x1b8")
+}
+
+/// What a viewer gets after pressing Enter (below any history update):
+/// the separator and an empty input line again, the rest cleared.
+pub fn input_reset(rows: usize, tag: &str) -> String {
+    format!("\x1b[{};1H{}\r\n\x1b[J> ", rows + 1, separator(tag))
+}
+
+impl Client {
+    /// Waits for the input-line reset that answers this viewer's own Enter;
+    /// returns everything up to and including it.
+    pub fn expect_sent(&mut self, tag: &str) -> String {
+        self.expect(&format!("{tag}\r\n\x1b[J> "))
+    }
+}
