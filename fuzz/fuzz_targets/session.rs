@@ -202,10 +202,14 @@ struct Harness {
 fn strip_server_sequences(s: &str, height: usize) -> String {
     let region = format!("\x1b[1;{height}r");
     let goto = format!("\x1b[{height};1H");
+    // The input line is redrawn from the separator row down.
+    let goto_separator = format!("\x1b[{};1H", height + 1);
     let mut s = s.to_string();
     for seq in [
         region.as_str(),
         goto.as_str(),
+        goto_separator.as_str(),
+        "\x1b[J",
         "\x1b[2J",
         "\x1b[H",
         "\x1b[41m",
