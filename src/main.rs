@@ -114,8 +114,8 @@ fn try_main() -> Result<(), Failure> {
         .ip()
         .ok_or_else(|| Failure::Fatal(format!("bad host {:?}", config.host)))?;
     let addr = SocketAddr::new(ip, config.port);
-    let listener = mio::net::TcpListener::bind(addr)
-        .map_err(|e| Failure::Fatal(format!("cannot listen on {addr}: {e}")))?;
+    let listener =
+        listen(addr).map_err(|e| Failure::Fatal(format!("cannot listen on {addr}: {e}")))?;
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Fatal(e.to_string()))?;
@@ -124,6 +124,22 @@ fn try_main() -> Result<(), Failure> {
     eprintln!("chatsock: listening on {bound}");
     server::run(listener, config, VERSION)
         .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+}
+
+/// Connections the kernel may hold for `accept` (capped by
+/// `net.core.somaxconn`): enough for hundreds of clients connecting at once.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A non-blocking listener on `addr` with `LISTEN_BACKLOG`.
+fn listen(addr: SocketAddr) -> std::io::Result<mio::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // Restarting the server must not wait for old connections' TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(mio::net::TcpListener::from_std(socket.into()))
 }
 
 fn main() -> ExitCode {
