@@ -87,10 +87,7 @@ fn message_reaches_every_viewer_padded_to_the_username_limit() {
     let hello = line("alice", "hello there");
     assert_eq!(hello, "[alice     ]: hello there");
     // The sender sees the same one-line update, then an empty input line.
-    assert_eq!(
-        mine,
-        format!("{}{}", view_update(3, &hello), input_reset(3, GENERAL))
-    );
+    assert_eq!(mine, own_message(3, &hello, GENERAL));
     let (before, update) = bob.expect_update();
     assert_update_is(&before, &update, &hello);
 }
@@ -102,14 +99,7 @@ fn padding_follows_the_configured_username_limit() {
     alice.enter_room("general");
     alice.send("hi");
     let mine = alice.expect_sent(GENERAL);
-    assert_eq!(
-        mine,
-        format!(
-            "{}{}",
-            view_update(3, "[alice ]: hi"),
-            input_reset(3, GENERAL)
-        )
-    );
+    assert_eq!(mine, own_message(3, "[alice ]: hi", GENERAL));
 }
 
 #[test]
@@ -152,14 +142,7 @@ fn viewers_of_another_room_do_not_receive_messages() {
     dave.send("again");
     // dave gets exactly his own line, nothing from general.
     let all = dave.expect_sent("[room/games]");
-    assert_eq!(
-        all,
-        format!(
-            "{}{}",
-            view_update(3, &line("dave", "again")),
-            input_reset(3, "[room/games]")
-        )
-    );
+    assert_eq!(all, own_message(3, &line("dave", "again"), "[room/games]"));
 }
 
 #[test]
@@ -202,14 +185,7 @@ fn sending_costs_one_update_however_long_the_history() {
     for m in ["m1", "m2", "m3", "m4", "m5"] {
         alice.send(m);
         let mine = alice.expect_sent(GENERAL);
-        assert_eq!(
-            mine,
-            format!(
-                "{}{}",
-                view_update(3, &line("alice", m)),
-                input_reset(3, GENERAL)
-            )
-        );
+        assert_eq!(mine, own_message(3, &line("alice", m), GENERAL));
     }
 }
 
@@ -229,14 +205,7 @@ fn incremental_update_saves_and_restores_the_cursor_and_holds_only_the_new_line(
     // bob's own line is one update too, followed by an empty input line.
     bob.send("b1");
     let mine = bob.expect_sent(GENERAL);
-    assert_eq!(
-        mine,
-        format!(
-            "{}{}",
-            view_update(3, &line("bob", "b1")),
-            input_reset(3, GENERAL)
-        )
-    );
+    assert_eq!(mine, own_message(3, &line("bob", "b1"), GENERAL));
 }
 
 #[test]

@@ -184,14 +184,7 @@ fn dm_lines_reach_both_ends() {
     let (mut alice, mut bob) = dm_pair(&server);
     alice.send("psst bob");
     let mine = alice.expect_sent("[dm/bob]");
-    assert_eq!(
-        mine,
-        format!(
-            "{}{}",
-            view_update(3, &line("alice", "psst bob")),
-            input_reset(3, "[dm/bob]")
-        )
-    );
+    assert_eq!(mine, own_message(3, &line("alice", "psst bob"), "[dm/bob]"));
     assert_eq!(next_update(&mut bob), line("alice", "psst bob"));
     bob.send("hi alice");
     bob.expect_sent("[dm/alice]");

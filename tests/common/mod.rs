@@ -639,6 +639,12 @@ pub fn input_reset(rows: usize, tag: &str) -> String {
     format!("\x1b[{};1H{}\r\n\x1b[J> ", rows + 1, separator(tag))
 }
 
+/// What a viewer gets for its own message `line`: the one-line update
+/// everyone gets, then its input line redrawn.
+pub fn own_message(rows: usize, line: &str, tag: &str) -> String {
+    format!("{}{}", view_update(rows, line), input_reset(rows, tag))
+}
+
 impl Client {
     /// Waits for the input-line reset that answers this viewer's own Enter;
     /// returns everything up to and including it.
