@@ -308,18 +308,20 @@ impl Server {
                 }
                 return;
             }
+            // The pass budget comes before the flood bucket, so a line put
+            // off to the next pass does not use up a flood token.
+            if budget == 0 {
+                if !conn.again {
+                    conn.again = true;
+                    self.again.push(key);
+                }
+                return;
+            }
             if let Err(wait) = conn.bucket.take(now) {
                 if !conn.flood_timer {
                     conn.flood_timer = true;
                     let alarm = Alarm::Flood { key, gen: conn.gen };
                     self.timers.push(Reverse((now + wait, alarm)));
-                }
-                return;
-            }
-            if budget == 0 {
-                if !conn.again {
-                    conn.again = true;
-                    self.again.push(key);
                 }
                 return;
             }
