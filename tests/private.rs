@@ -30,6 +30,17 @@ fn dm_pair(server: &Server) -> (Client, Client) {
     (alice, bob)
 }
 
+/// alice and bob both viewing general (bob saw no join notice from alice).
+fn room_pair(server: &Server) -> (Client, Client) {
+    let mut alice = server.login("alice");
+    let mut bob = server.login("bob");
+    alice.command(":join general");
+    bob.enter_room("general");
+    alice.send(":chat");
+    alice.expect_frame("[room/general]");
+    (alice, bob)
+}
+
 // ---- hidden and password rooms ------------------------------------------
 
 #[test]
@@ -325,12 +336,7 @@ const LIMIT_NOTICE: &str = "Your message was not sent: messages are limited to 1
 #[test]
 fn message_of_exactly_the_limit_is_delivered() {
     let server = Server::start();
-    let mut alice = server.login("alice");
-    let mut bob = server.login("bob");
-    alice.command(":join general");
-    bob.enter_room("general");
-    alice.send(":chat");
-    alice.expect_frame("[room/general]");
+    let (mut alice, mut bob) = room_pair(&server);
     let text = "x".repeat(150);
     alice.send(&text);
     assert_eq!(next_update(&mut bob), line("alice", &text));
@@ -339,12 +345,7 @@ fn message_of_exactly_the_limit_is_delivered() {
 #[test]
 fn message_over_the_limit_is_not_sent_and_only_the_sender_is_told() {
     let server = Server::start();
-    let mut alice = server.login("alice");
-    let mut bob = server.login("bob");
-    alice.command(":join general");
-    bob.enter_room("general");
-    alice.send(":chat");
-    alice.expect_frame("[room/general]");
+    let (mut alice, mut bob) = room_pair(&server);
     alice.send(&"y".repeat(151));
     let mine = alice.expect_sent("[room/general]");
     assert!(
@@ -361,12 +362,7 @@ fn message_over_the_limit_is_not_sent_and_only_the_sender_is_told() {
 #[test]
 fn the_limit_counts_characters_not_bytes() {
     let server = Server::start();
-    let mut alice = server.login("alice");
-    let mut bob = server.login("bob");
-    alice.command(":join general");
-    bob.enter_room("general");
-    alice.send(":chat");
-    alice.expect_frame("[room/general]");
+    let (mut alice, mut bob) = room_pair(&server);
     let ok = "é".repeat(150);
     alice.send(&ok);
     assert_eq!(next_update(&mut bob), line("alice", &ok));
@@ -426,12 +422,7 @@ fn a_configured_limit_is_named_in_the_notice() {
 #[test]
 fn message_limit_zero_means_no_limit() {
     let server = Server::with(&Cfg::base().set("messageLimit", "0"));
-    let mut alice = server.login("alice");
-    let mut bob = server.login("bob");
-    alice.command(":join general");
-    bob.enter_room("general");
-    alice.send(":chat");
-    alice.expect_frame("[room/general]");
+    let (mut alice, mut bob) = room_pair(&server);
     let long = "w".repeat(900);
     alice.send(&long);
     assert_eq!(next_update(&mut bob), line("alice", &long));
