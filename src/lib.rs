@@ -18,6 +18,7 @@ pub mod command;
 pub mod config;
 pub mod conn;
 pub mod line;
+pub mod log;
 pub mod server;
 pub mod text;
 pub mod view;

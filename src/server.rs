@@ -170,7 +170,7 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // EMFILE and friends: log and retry on the next event.
-                    eprintln!("chatsock: accept failed: {e}");
+                    crate::log_err!("chatsock: accept failed: {e}");
                     return;
                 }
             };
@@ -191,7 +191,7 @@ impl Server {
             };
             if let Some(msg) = refusal {
                 let _ = stream.write(msg.as_bytes());
-                eprintln!("chatsock: refused {addr}: {}", msg.trim_end());
+                crate::log_err!("chatsock: refused {addr}: {}", msg.trim_end());
                 continue;
             }
             let entry = self.conns.vacant_entry();
@@ -201,7 +201,7 @@ impl Server {
                     .registry()
                     .register(&mut stream, Token(key), Interest::READABLE)
             {
-                eprintln!("chatsock: cannot register {addr}: {e}");
+                crate::log_err!("chatsock: cannot register {addr}: {e}");
                 continue;
             }
             let _ = stream.set_nodelay(true);
@@ -215,7 +215,7 @@ impl Server {
                 bucket,
             ));
             *self.per_ip.entry(ip).or_insert(0) += 1;
-            eprintln!(
+            crate::log_err!(
                 "chatsock: client connected: {addr} ({} online)",
                 self.conns.len()
             );
@@ -227,13 +227,13 @@ impl Server {
 
     fn signal(&mut self) {
         if self.shutdown {
-            println!("Second signal: shutting down now.");
+            crate::log_out!("Second signal: shutting down now.");
             self.finish();
             return;
         }
         self.shutdown = true;
-        eprintln!("chatsock: shutdown requested; closing in {GRACE_SECS} seconds");
-        println!("Shutting down in {GRACE_SECS} seconds... (signal again to stop at once)");
+        crate::log_err!("chatsock: shutdown requested; closing in {GRACE_SECS} seconds");
+        crate::log_out!("Shutting down in {GRACE_SECS} seconds... (signal again to stop at once)");
         self.chat.shutdown_notice();
         self.apply();
         let now = Instant::now();
@@ -251,8 +251,8 @@ impl Server {
         self.chat.shutdown_goodbye();
         self.apply();
         self.done = true;
-        println!("Server shut down.");
-        eprintln!("chatsock: shut down");
+        crate::log_out!("Server shut down.");
+        crate::log_err!("chatsock: shut down");
     }
 
     fn read(&mut self, key: usize) {
@@ -399,7 +399,7 @@ impl Server {
         }
         for id in out.named.drain(..) {
             if let (Some(conn), Some(name)) = (self.conns.get_mut(id), self.chat.name(id)) {
-                eprintln!("chatsock: user named: {} {name}", conn.addr);
+                crate::log_err!("chatsock: user named: {} {name}", conn.addr);
                 conn.name = Some(name.into());
             }
         }
@@ -430,7 +430,7 @@ impl Server {
                         self.drive(key);
                     }
                 }
-                Alarm::Countdown(left) => println!("{left}..."),
+                Alarm::Countdown(left) => crate::log_out!("{left}..."),
                 Alarm::Grace => self.finish(),
             }
         }
@@ -530,7 +530,7 @@ impl Server {
             }
         }
         let reason = conn.dead.take().unwrap_or_else(|| "closed".into());
-        eprintln!(
+        crate::log_err!(
             "chatsock: client disconnected: {} {} ({reason}; {} online)",
             conn.addr,
             conn.name.as_deref().unwrap_or("-"),
