@@ -20,6 +20,7 @@ pub mod conn;
 pub mod line;
 pub mod log;
 pub mod server;
+pub mod shutdown;
 pub mod text;
 pub mod view;
 

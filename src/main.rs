@@ -119,10 +119,14 @@ fn try_main() -> Result<(), Failure> {
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Fatal(e.to_string()))?;
+    // Before the listening line: a signal sent as soon as it is read must
+    // reach the handler, not end the process.
+    let shutdown = chatsock::shutdown::Shutdown::signals()
+        .map_err(|e| Failure::Fatal(format!("cannot watch for signals: {e}")))?;
     println!("chatsock v{VERSION}");
     println!("Now running on {bound}");
     eprintln!("chatsock: listening on {bound}");
-    server::run(listener, config, VERSION)
+    server::run(listener, shutdown, config, VERSION)
         .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
 }
 

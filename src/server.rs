@@ -6,10 +6,9 @@ use crate::chat::{Chat, ClientId, Outbox, Timer, TimerKind};
 use crate::config::Config;
 use crate::conn::{Bucket, BufPool, Conn, Io, EXCESS_FLOOD_BYTES};
 use crate::line::Line;
+use crate::shutdown::Shutdown;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook_mio::v1_0::Signals;
 use slab::Slab;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -86,15 +85,19 @@ struct Server {
     done: bool,
 }
 
-/// Serves `listener` with `config` until a shutdown completes.
-pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::Result<()> {
+/// Serves `listener` with `config` until a shutdown completes; each
+/// request from `shutdown` is one signal (the second ends the grace).
+pub fn run(
+    listener: TcpListener,
+    mut shutdown: Shutdown,
+    config: Config,
+    version: &'static str,
+) -> io::Result<()> {
     let poll = Poll::new()?;
     let mut listener = listener;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    poll.registry()
-        .register(&mut signals, SIGNALS, Interest::READABLE)?;
+    shutdown.register(poll.registry(), SIGNALS)?;
     let mut server = Server {
         poll,
         listener,
@@ -131,11 +134,7 @@ pub fn run(listener: TcpListener, config: Config, version: &'static str) -> io::
             match event.token() {
                 LISTENER => server.accept(),
                 SIGNALS => {
-                    let count = signals
-                        .pending()
-                        .filter(|s| [SIGINT, SIGTERM].contains(s))
-                        .count();
-                    for _ in 0..count {
+                    for _ in 0..shutdown.take() {
                         server.signal();
                     }
                 }
