@@ -4,10 +4,13 @@
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// The repo's `chatsock.ron`, compiled in for when there is no file.
 pub const DEFAULT_RON: &str = include_str!("../chatsock.ron");
+
+/// The largest `limit` a room may have.
+const ROOM_LIMIT_MAX: usize = 1_000_000;
 
 /// A chat room's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -19,7 +22,7 @@ pub struct Room {
     pub password: String,
     /// Shown by `:rooms`.
     pub description: String,
-    /// Most members at once; 0 = unlimited.
+    /// Most members at once (at most 1000000); 0 = unlimited.
     pub limit: usize,
 }
 
@@ -83,8 +86,12 @@ pub struct Config {
     pub message_limit: usize,
     /// Most clients at once; 0 = unlimited.
     pub max_clients: usize,
-    /// Most clients from one IP address; 0 = unlimited.
+    /// Most clients from one IP address; 0 = unlimited. IPv6 clients are
+    /// counted per network of `ipv6_prefix` bits (see [`Config::ip_key`]).
     pub max_clients_per_ip: usize,
+    /// Prefix length (16-128) of the IPv6 network that `max_clients_per_ip`
+    /// counts as one address; 128 = each address alone.
+    pub ipv6_prefix: u8,
     /// Longest input line in bytes.
     pub max_line_length: usize,
     /// Most unsent output bytes per client before it is disconnected.
@@ -95,6 +102,9 @@ pub struct Config {
     pub flood_burst: u32,
     /// Seconds to choose a username; 0 = no limit.
     pub name_timeout: u64,
+    /// Minutes a named client may send nothing before it is disconnected;
+    /// 0 = never.
+    pub idle_timeout: u64,
 }
 
 impl Default for Config {
@@ -117,11 +127,13 @@ impl Default for Config {
             message_limit: 150,
             max_clients: 1024,
             max_clients_per_ip: 16,
+            ipv6_prefix: 64,
             max_line_length: 1024,
             send_queue_limit: 262_144,
             flood_rate: 5,
             flood_burst: 10,
             name_timeout: 60,
+            idle_timeout: 0,
         }
     }
 }
@@ -190,12 +202,22 @@ impl Config {
                 ),
             ));
         }
-        let ranges: [(&str, usize, usize, usize); 5] = [
-            ("chatviewMax", self.chatview_max, 1, 200),
-            ("usernameLimit", self.username_limit, 1, 32),
-            ("maxLineLength", self.max_line_length, 16, 1 << 20),
-            ("sendQueueLimit", self.send_queue_limit, 16_384, 1 << 30),
-            ("floodBurst", self.flood_burst as usize, 1, 100_000),
+        // Every number has an upper bound, so no later arithmetic on it (an
+        // instant plus a timeout, a buffer size) can overflow.
+        let n = |v: usize| v as u64;
+        let ranges: [(&str, u64, u64, u64); 12] = [
+            ("chatviewMax", n(self.chatview_max), 1, 200),
+            ("usernameLimit", n(self.username_limit), 1, 32),
+            ("messageLimit", n(self.message_limit), 0, 1 << 20),
+            ("maxClients", n(self.max_clients), 0, 1_000_000),
+            ("maxClientsPerIp", n(self.max_clients_per_ip), 0, 1_000_000),
+            ("ipv6Prefix", self.ipv6_prefix.into(), 16, 128),
+            ("maxLineLength", n(self.max_line_length), 16, 1 << 20),
+            ("sendQueueLimit", n(self.send_queue_limit), 16_384, 1 << 30),
+            ("floodRate", self.flood_rate.into(), 0, 100_000),
+            ("floodBurst", self.flood_burst.into(), 1, 100_000),
+            ("nameTimeout", self.name_timeout, 0, 86_400),
+            ("idleTimeout", self.idle_timeout, 0, 43_200),
         ];
         for (name, value, lo, hi) in ranges {
             if !(lo..=hi).contains(&value) {
@@ -224,7 +246,34 @@ impl Config {
                 ));
             }
         }
+        for (name, room) in &self.rooms.0 {
+            if room.limit > ROOM_LIMIT_MAX {
+                return Err((
+                    vec!["rooms".into(), name.clone(), "limit".into()],
+                    format!(
+                        "`rooms.{name}.limit` must be between 0 and {ROOM_LIMIT_MAX}, not {}",
+                        room.limit
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The address that `max_clients_per_ip` counts a client from `ip`
+    /// under: an IPv4 address (also one mapped into IPv6, `::ffff:a.b.c.d`)
+    /// as itself, an IPv6 address masked to its first `ipv6_prefix` bits
+    /// (`2001:db8:1:2:aaaa::1` under /64 is `2001:db8:1:2::`).
+    pub fn ip_key(&self, ip: IpAddr) -> IpAddr {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) => IpAddr::V4(v4),
+            IpAddr::V6(v6) => {
+                // The field is public: clamp rather than trust validation.
+                let keep = u32::from(self.ipv6_prefix.min(128));
+                let mask = u128::MAX.checked_shl(128 - keep).unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+            }
+        }
     }
 
     /// A one-line summary for `--check`.
@@ -421,6 +470,16 @@ mod tests {
             .iter()
             .any(|(_, r)| !r.public && !r.password.is_empty()));
         assert_eq!(c.port, 22222);
+        // The file says each value shown is the default; only its rooms
+        // deliberately differ.
+        let default = Config::default();
+        assert_eq!(
+            Config {
+                rooms: default.rooms.clone(),
+                ..c
+            },
+            default
+        );
     }
 
     #[test]
@@ -507,5 +566,121 @@ mod tests {
         assert_eq!(e.position, Some((1, 26)), "{e}");
         let e = Config::from_ron("(welcomeMessage: \"a\nb\",\nhost: \"x\")", "c.ron").unwrap_err();
         assert_eq!(e.position, Some((3, 1)), "{e}");
+    }
+
+    /// Each numeric field with its documented range.
+    const RANGES: &[(&str, u64, u64)] = &[
+        ("chatviewMax", 1, 200),
+        ("usernameLimit", 1, 32),
+        ("messageLimit", 0, 1_048_576),
+        ("maxClients", 0, 1_000_000),
+        ("maxClientsPerIp", 0, 1_000_000),
+        ("ipv6Prefix", 16, 128),
+        ("maxLineLength", 16, 1_048_576),
+        ("sendQueueLimit", 16_384, 1_073_741_824),
+        ("floodRate", 0, 100_000),
+        ("floodBurst", 1, 100_000),
+        ("nameTimeout", 0, 86_400),
+        ("idleTimeout", 0, 43_200),
+    ];
+
+    #[test]
+    fn every_numeric_field_has_its_bounds() {
+        for &(name, lo, hi) in RANGES {
+            let src = |v: u64| format!("(\n  port: 1,\n   {name}: {v},\n)");
+            for ok in [lo, hi] {
+                if let Err(e) = Config::from_ron(&src(ok), "c.ron") {
+                    panic!("{name}: {ok} is allowed: {e}");
+                }
+            }
+            let mut bad = vec![hi + 1];
+            if lo > 0 {
+                bad.push(lo - 1);
+            }
+            for v in bad {
+                let e = Config::from_ron(&src(v), "c.ron").unwrap_err();
+                assert_eq!(
+                    e.to_string(),
+                    format!("c.ron:3:4: `{name}` must be between {lo} and {hi}, not {v}")
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn huge_values_are_errors_not_overflows() {
+        // Issue 8: this passed, and the first connection then panicked
+        // adding the timeout to an instant.
+        for name in ["nameTimeout", "idleTimeout", "maxClients", "messageLimit"] {
+            let src = format!("({name}: 18446744073709551615)");
+            let e = Config::from_ron(&src, "c.ron").unwrap_err();
+            assert_eq!(e.position, Some((1, 2)), "{e}");
+            assert!(
+                e.message
+                    .starts_with(&format!("`{name}` must be between 0 and ")),
+                "{e}"
+            );
+            assert!(e.message.ends_with("not 18446744073709551615"), "{e}");
+        }
+    }
+
+    #[test]
+    fn room_limit_has_a_bound_and_is_located_in_its_room() {
+        let src = |v: u64| {
+            format!(
+                "(\n rooms: {{\n  \"a\": (limit: 5),\n  \"b\": (public: true, limit: {v}),\n }},\n)"
+            )
+        };
+        let c = Config::from_ron(&src(1_000_000), "c.ron").unwrap();
+        assert_eq!(c.rooms.0[1].1.limit, 1_000_000);
+        let e = Config::from_ron(&src(1_000_001), "c.ron").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "c.ron:4:23: `rooms.b.limit` must be between 0 and 1000000, not 1000001"
+        );
+        // A room named like the field: the room's own `limit` is found.
+        let src = "(rooms: {\"limit\": (description: \"limit\", limit: 2000000)})";
+        let e = Config::from_ron(src, "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((1, 42)), "{e}");
+        assert!(e.message.starts_with("`rooms.limit.limit` "), "{e}");
+    }
+
+    #[test]
+    fn new_fields_default_and_parse() {
+        let c = Config::from_ron("()", "c.ron").unwrap();
+        assert_eq!((c.idle_timeout, c.ipv6_prefix), (0, 64));
+        let c = Config::from_ron("(idleTimeout: 30, ipv6Prefix: 48)", "c.ron").unwrap();
+        assert_eq!((c.idle_timeout, c.ipv6_prefix), (30, 48));
+        // Past the type's range is a type error that still names the field.
+        let e = Config::from_ron("(\n ipv6Prefix: 256)", "c.ron").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+        assert!(e.message.starts_with("`ipv6Prefix`: "), "{e}");
+    }
+
+    #[test]
+    fn ip_key_keeps_v4_and_masks_v6_to_the_prefix() {
+        let key = |prefix: u8, ip: &str| {
+            let c = Config {
+                ipv6_prefix: prefix,
+                ..Config::default()
+            };
+            c.ip_key(ip.parse().unwrap()).to_string()
+        };
+        assert_eq!(key(64, "203.0.113.7"), "203.0.113.7");
+        assert_eq!(key(16, "203.0.113.7"), "203.0.113.7");
+        // An IPv4 client on a dual-stack listener counts as its IPv4 address.
+        assert_eq!(key(64, "::ffff:203.0.113.7"), "203.0.113.7");
+        assert_eq!(key(64, "2001:db8:1:2:aaaa::1"), "2001:db8:1:2::");
+        assert_eq!(
+            key(64, "2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::"
+        );
+        assert_eq!(key(64, "2001:db8:1:3::1"), "2001:db8:1:3::");
+        assert_eq!(key(128, "2001:db8:1:2:aaaa::1"), "2001:db8:1:2:aaaa::1");
+        assert_eq!(key(48, "2001:db8:1:2:aaaa::1"), "2001:db8:1::");
+        assert_eq!(key(56, "2001:db8:1:2ff:aaaa::1"), "2001:db8:1:200::");
+        // Out of range (the field is public): clamped, no panic.
+        assert_eq!(key(0, "2001:db8::1"), "::");
+        assert_eq!(key(200, "2001:db8::1"), "2001:db8::1");
     }
 }

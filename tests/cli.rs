@@ -127,6 +127,63 @@ fn check_reports_other_impossible_values_by_name() {
 }
 
 #[test]
+fn check_reports_a_huge_name_timeout_by_name_and_position() {
+    // Issue 8: this passed --check, and the first connection then panicked
+    // (overflow adding the timeout to an instant).
+    let (code, path, out, err) = check("(\n  port: 1,\n  nameTimeout: 18446744073709551615,\n)\n");
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains(&format!("{path}:3:3")), "{err}");
+    assert!(err.contains("nameTimeout"), "{err}");
+    assert!(err.contains("86400"), "the bound is given: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn check_reports_out_of_range_new_fields_by_name_and_position() {
+    for (src, field, at) in [
+        ("(\n  idleTimeout: 43201,\n)\n", "idleTimeout", "2:3"),
+        (
+            "(\n  port: 1,\n   ipv6Prefix: 129,\n)\n",
+            "ipv6Prefix",
+            "3:4",
+        ),
+        ("(ipv6Prefix: 15)", "ipv6Prefix", "1:2"),
+        (
+            "(\n rooms: {\n  \"a\": (),\n  \"b\": (limit: 1000001),\n },\n)\n",
+            "rooms.b.limit",
+            "4:9",
+        ),
+    ] {
+        let (code, path, out, err) = check(src);
+        assert_eq!(code, Some(1), "{src}: {out}{err}");
+        assert!(err.contains(&format!("{path}:{at}:")), "{src}: {err}");
+        assert!(err.contains(field), "{src}: {err}");
+    }
+}
+
+#[test]
+fn check_accepts_every_number_at_its_upper_bound() {
+    let fields = [
+        "chatviewMax: 200",
+        "usernameLimit: 32",
+        "messageLimit: 1048576",
+        "maxClients: 1000000",
+        "maxClientsPerIp: 1000000",
+        "ipv6Prefix: 128",
+        "maxLineLength: 1048576",
+        "sendQueueLimit: 1073741824",
+        "floodRate: 100000",
+        "floodBurst: 100000",
+        "nameTimeout: 86400",
+        "idleTimeout: 43200",
+        "rooms: {\"a\": (limit: 1000000)}",
+    ];
+    let src = format!("(\n{})\n", fields.map(|f| format!("  {f},\n")).concat());
+    let (code, _, out, err) = check(&src);
+    assert_eq!(code, Some(0), "{out}{err}");
+}
+
+#[test]
 fn missing_config_file_exits_1_naming_it() {
     let path = std::env::temp_dir().join(format!("chatsock-missing-{}.ron", std::process::id()));
     let p = path.to_str().unwrap();
