@@ -12,6 +12,8 @@
 //! - [`view`]: banner, prompts and chat-view escape sequences as bytes.
 //! - [`text`]: sanitising what users typed; counting characters.
 //! - [`config`]: `chatsock.ron` → a validated [`config::Config`].
+//! - [`log`]: stdout and stderr lines through bounded queues and writer
+//!   threads, so log output never blocks or kills the event loop.
 
 pub mod chat;
 pub mod command;

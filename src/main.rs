@@ -1,9 +1,10 @@
 //! The `chatsock` binary: command line → config → `server::run`; exit codes.
 
 use chatsock::config::{Config, ConfigError, DEFAULT_RON};
-use chatsock::{server, VERSION};
+use chatsock::{log, log_err, log_out, server, VERSION};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 const USAGE: &str = "\
 Usage: chatsock [--config PATH] [--port N] [--check]
@@ -39,11 +40,11 @@ fn parse_args() -> Result<Option<Args>, Failure> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--help" | "-h" => {
-                println!("{USAGE}");
+                log_out!("{USAGE}");
                 return Ok(None);
             }
             "--version" | "-V" => {
-                println!("chatsock {VERSION}");
+                log_out!("chatsock {VERSION}");
                 return Ok(None);
             }
             "--check" => args.check = true,
@@ -107,7 +108,7 @@ fn try_main() -> Result<(), Failure> {
         config.port = port;
     }
     if args.check {
-        println!("config OK: {}", config.summary());
+        log_out!("config OK: {}", config.summary());
         return Ok(());
     }
     let ip = config
@@ -123,9 +124,9 @@ fn try_main() -> Result<(), Failure> {
     // reach the handler, not end the process.
     let shutdown = chatsock::shutdown::Shutdown::signals()
         .map_err(|e| Failure::Fatal(format!("cannot watch for signals: {e}")))?;
-    println!("chatsock v{VERSION}");
-    println!("Now running on {bound}");
-    eprintln!("chatsock: listening on {bound}");
+    log_out!("chatsock v{VERSION}");
+    log_out!("Now running on {bound}");
+    log_err!("chatsock: listening on {bound}");
     server::run(listener, shutdown, config, VERSION)
         .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
 }
@@ -146,16 +147,28 @@ fn listen(addr: SocketAddr) -> std::io::Result<mio::net::TcpListener> {
     Ok(mio::net::TcpListener::from_std(socket.into()))
 }
 
+/// How long the last log lines (`Server shut down.`, a fatal error) may take
+/// to get out before the process exits anyway (a stalled stdout or stderr
+/// must not keep it alive).
+const LOG_FLUSH: Duration = Duration::from_secs(1);
+
 fn main() -> ExitCode {
-    match try_main() {
+    // First, before any other file is opened: all output goes through the
+    // log writers, which never block the event loop and ignore write
+    // errors (a closed pipe, a full disk), so printing cannot change the
+    // exit code.
+    log::init();
+    let code = match try_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(msg)) => {
-            eprintln!("chatsock: {msg}\n\n{USAGE}");
+            log_err!("chatsock: {msg}\n\n{USAGE}");
             ExitCode::from(2)
         }
         Err(Failure::Fatal(msg)) => {
-            eprintln!("chatsock: {msg}");
+            log_err!("chatsock: {msg}");
             ExitCode::from(1)
         }
-    }
+    };
+    log::finish(LOG_FLUSH);
+    code
 }

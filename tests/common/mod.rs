@@ -3,7 +3,7 @@
 //! wait for expected text with a timeout (never a bare sleep).
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, PipeReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -121,6 +121,9 @@ pub struct Server {
     /// Every stderr line seen so far.
     pub stderr_seen: Vec<String>,
     config: PathBuf,
+    /// Read ends of pipes the test keeps open but never reads
+    /// (`Output::Stalled`).
+    held: Vec<PipeReader>,
 }
 
 fn pump(reader: impl Read + Send + 'static) -> Receiver<String> {
@@ -185,11 +188,75 @@ impl Server {
             stdout_seen: Vec::new(),
             stderr_seen: Vec::new(),
             config,
+            held: Vec::new(),
         };
         let line = server.expect_stdout("Now running on ");
         let addr = line.rsplit("Now running on ").next().unwrap().trim();
         server.addr = addr.parse().expect("address in 'Now running on'");
         server
+    }
+
+    /// Starts the server with `cfg` on a free port, its stdout and stderr
+    /// going where `stdout` and `stderr` say. The address comes from stdout's
+    /// `Now running on` if the test reads stdout, else from stderr's
+    /// `chatsock: listening on`; one of the two must be `Output::Read`.
+    pub fn with_outputs(cfg: &Cfg, stdout: Output, stderr: Output) -> Server {
+        let read_stdout = matches!(stdout, Output::Read);
+        let read_stderr = matches!(stderr, Output::Read);
+        assert!(
+            read_stdout || read_stderr,
+            "no stream to read the address from"
+        );
+        let config = temp_file(&cfg.ron());
+        let (out_stdio, out_lines, out_held) = stdout.open();
+        let (err_stdio, err_lines, err_held) = stderr.open();
+        // The Command (and with it the parent's copy of each write end) is
+        // dropped right after the spawn, so a pipe ends when the server exits.
+        let child = Command::new(bin())
+            .arg("--config")
+            .arg(&config)
+            .args(["--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(out_stdio)
+            .stderr(err_stdio)
+            .spawn()
+            .expect("spawn chatsock");
+        let mut server = Server {
+            child,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            stdout: out_lines,
+            stderr: err_lines,
+            stdout_seen: Vec::new(),
+            stderr_seen: Vec::new(),
+            config,
+            held: out_held.into_iter().chain(err_held).collect(),
+        };
+        let (line, prefix) = if read_stdout {
+            (server.expect_stdout("Now running on "), "Now running on ")
+        } else {
+            (
+                server.expect_log("chatsock: listening on "),
+                "chatsock: listening on ",
+            )
+        };
+        let addr = line.rsplit(prefix).next().unwrap().trim();
+        server.addr = addr.parse().expect("address in the start line");
+        server
+    }
+
+    /// Bytes waiting unread in the `Output::Stalled` pipes.
+    pub fn stalled_bytes(&self) -> usize {
+        use std::os::fd::AsRawFd;
+        self.held
+            .iter()
+            .map(|r| {
+                let mut n: libc::c_int = 0;
+                // SAFETY: FIONREAD stores one int through the pointer.
+                let rc = unsafe { libc::ioctl(r.as_raw_fd(), libc::FIONREAD, &mut n) };
+                assert_eq!(rc, 0, "FIONREAD");
+                n as usize
+            })
+            .sum()
     }
 
     /// The server's process id.
@@ -306,6 +373,50 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.config);
+    }
+}
+
+/// Where `Server::with_outputs` sends the server's stdout or stderr.
+pub enum Output {
+    /// A pipe the test reads, line by line (as `Server::with` does).
+    Read,
+    /// A pipe whose read end is closed before the server starts: every
+    /// write fails with EPIPE.
+    Closed,
+    /// A pipe the test keeps open but never reads: once its buffer (64 KiB)
+    /// is full, a write blocks.
+    Stalled,
+    /// `/dev/full`: every write fails with ENOSPC.
+    Full,
+}
+
+impl Output {
+    /// The child's end, the lines the test will see (none unless `Read`),
+    /// and a read end to keep open (`Stalled`).
+    fn open(self) -> (Stdio, Receiver<String>, Option<PipeReader>) {
+        let nothing = || mpsc::channel().1;
+        match self {
+            Output::Read => {
+                let (r, w) = std::io::pipe().expect("pipe");
+                (w.into(), pump(r), None)
+            }
+            Output::Closed => {
+                let (r, w) = std::io::pipe().expect("pipe");
+                drop(r);
+                (w.into(), nothing(), None)
+            }
+            Output::Stalled => {
+                let (r, w) = std::io::pipe().expect("pipe");
+                (w.into(), nothing(), Some(r))
+            }
+            Output::Full => {
+                let full = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .expect("open /dev/full");
+                (full.into(), nothing(), None)
+            }
+        }
     }
 }
 
