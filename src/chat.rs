@@ -37,12 +37,14 @@ impl Chunk {
 }
 
 /// What a timer the core asked for is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TimerKind {
     /// One more dot of the connection delay.
     Dot,
     /// The time to choose a username is up.
     NameTimeout,
+    /// A named client may have been silent for `idleTimeout` minutes.
+    Idle,
 }
 
 /// A timer the shell must fire after `after`, passing `gen` back.
@@ -98,6 +100,13 @@ struct Client {
     history: VecDeque<Rc<[u8]>>,
     /// Clients whose current place is a DM with this one.
     dm_watchers: Vec<ClientId>,
+    /// Join/leave notices this client may still cause now (a token bucket:
+    /// `NOTICE_BURST` at most, one more every `NOTICE_EVERY`).
+    notice_tokens: f32,
+    /// When `notice_tokens` was last brought up to date.
+    notice_at: Duration,
+    /// When the client last sent a line (for `idleTimeout`).
+    last_line: Duration,
 }
 
 #[derive(Debug)]
@@ -119,6 +128,12 @@ pub const SHUTDOWN_NOTICE: &str = "The server will be shutting down in 5 seconds
 /// The last words every client gets.
 pub const GOODBYE: &str = "Server shut down. Goodbye!";
 const DOT_INTERVAL: Duration = Duration::from_millis(500);
+/// Join and leave notices one member may cause at once…
+pub const NOTICE_BURST: f32 = 4.0;
+/// …and then one more per this long; the rest are not shown (`:list` is
+/// always current), so a member who joins and leaves in a loop costs each
+/// viewer at most a line per five seconds.
+pub const NOTICE_EVERY: Duration = Duration::from_secs(5);
 const DOTS: u8 = 5;
 
 /// The chat core.
@@ -132,6 +147,8 @@ pub struct Chat {
     rooms: Vec<RoomState>,
     next_gen: u64,
     shutting_down: bool,
+    /// Time since the shell started, as last told by [`Chat::set_now`].
+    now: Duration,
     /// Requests for the shell; drain after every call.
     pub out: Outbox,
 }
@@ -160,8 +177,15 @@ impl Chat {
             rooms,
             next_gen: 0,
             shutting_down: false,
+            now: Duration::ZERO,
             out: Outbox::default(),
         }
+    }
+
+    /// Tells the core the time (since the shell started; never decreasing)
+    /// for the rules that need it, such as the join/leave notice budget.
+    pub fn set_now(&mut self, now: Duration) {
+        self.now = self.now.max(now);
     }
 
     /// The configuration in force.
@@ -260,6 +284,9 @@ impl Chat {
             place: Place::None,
             history: VecDeque::new(),
             dm_watchers: Vec::new(),
+            notice_tokens: NOTICE_BURST,
+            notice_at: self.now,
+            last_line: self.now,
         });
         if self.cfg.name_timeout > 0 {
             self.out.timers.push(Timer {
@@ -296,6 +323,7 @@ impl Chat {
 
     /// A timer set for `id` at generation `gen` fired.
     pub fn timer(&mut self, id: ClientId, gen: u64, kind: TimerKind) {
+        let now = self.now;
         let Some(c) = self.client_mut(id) else { return };
         if c.gen != gen {
             return;
@@ -313,6 +341,27 @@ impl Chat {
                     });
                 } else {
                     self.welcome(id);
+                }
+            }
+            (TimerKind::Idle, State::Palette | State::ChatView | State::ConfirmQuit) => {
+                let quiet = now.saturating_sub(c.last_line);
+                let idle = self.idle_timeout();
+                if quiet < idle {
+                    // A line came since the timer was set: wait for the rest.
+                    self.out.timers.push(Timer {
+                        client: id,
+                        gen,
+                        kind,
+                        after: idle - quiet,
+                    });
+                } else {
+                    let minutes = self.cfg.idle_timeout;
+                    let s = if minutes == 1 { "" } else { "s" };
+                    self.write(
+                        id,
+                        format!("\r\n\r\nYou sent nothing for {minutes} minute{s}. Goodbye!\r\n"),
+                    );
+                    self.close(id, "idle timeout");
                 }
             }
             (TimerKind::NameTimeout, State::Connecting { .. } | State::Naming) => {
@@ -334,6 +383,10 @@ impl Chat {
 
     /// The client sent a complete line (raw bytes, not yet sanitised).
     pub fn line(&mut self, id: ClientId, raw: &[u8]) {
+        let now = self.now;
+        if let Some(c) = self.client_mut(id) {
+            c.last_line = now;
+        }
         let text = sanitize(raw);
         match self.state(id) {
             Some(State::Naming) => self.choose_name(id, text.trim()),
@@ -470,7 +523,7 @@ impl Chat {
             Place::None => {}
             Place::Room(r) => {
                 self.rooms[r].members.retain(|&m| m != id);
-                if let Some(name) = name {
+                if let Some(name) = name.filter(|_| self.notice_allowed(id)) {
                     self.room_notice(r, &format!("{name} left the room."));
                 }
             }
@@ -510,6 +563,15 @@ impl Chat {
             c.state = State::Palette;
         }
         self.out.named.push(id);
+        if self.cfg.idle_timeout > 0 {
+            let gen = self.client(id).map_or(0, |c| c.gen);
+            self.out.timers.push(Timer {
+                client: id,
+                gen,
+                kind: TimerKind::Idle,
+                after: self.idle_timeout(),
+            });
+        }
         let hello = format!("You are now connected as '{name}'.");
         self.reply(id, &[&hello, "Type :help to see what you can do."]);
     }
@@ -646,7 +708,8 @@ impl Chat {
             return;
         }
         self.leave_place(id);
-        if let Some(user) = self.client(id).and_then(|c| c.name.clone()) {
+        let user = self.client(id).and_then(|c| c.name.clone());
+        if let Some(user) = user.filter(|_| self.notice_allowed(id)) {
             self.room_notice(r, &format!("{user} joined the room."));
         }
         self.rooms[r].members.push(id);
@@ -781,6 +844,28 @@ impl Chat {
     fn view_notice_to_self(&mut self, id: ClientId, text: &str) {
         self.view_push_one(id, view::server_line(self.cfg.username_limit, text));
         self.after_enter(id);
+    }
+
+    /// `idleTimeout` as a duration (the config bounds it, so no overflow).
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.idle_timeout.saturating_mul(60))
+    }
+
+    /// Whether `id` may cause one more join/leave notice now (and uses it).
+    fn notice_allowed(&mut self, id: ClientId) -> bool {
+        let now = self.now;
+        let Some(c) = self.client_mut(id) else {
+            return false;
+        };
+        let refill = now.saturating_sub(c.notice_at).as_secs_f32() / NOTICE_EVERY.as_secs_f32();
+        c.notice_tokens = (c.notice_tokens + refill).min(NOTICE_BURST);
+        c.notice_at = now;
+        if c.notice_tokens >= 1.0 {
+            c.notice_tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     /// A SERVER line for every member of room `r` who is viewing it.

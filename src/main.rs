@@ -127,8 +127,40 @@ fn try_main() -> Result<(), Failure> {
     log_out!("chatsock v{VERSION}");
     log_out!("Now running on {bound}");
     log_err!("chatsock: listening on {bound}");
+    check_fd_limit(config.max_clients);
     server::run(listener, shutdown, config, VERSION)
         .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+}
+
+/// Descriptors the server holds besides one per client: the standard
+/// streams and their log writers, the listener, the poll, the signal pipe,
+/// the reserve descriptor, with room to spare.
+const BASE_DESCRIPTORS: u64 = 16;
+
+/// Raises the soft open-file limit to the hard one (each client needs a
+/// descriptor) and says on stderr when `maxClients` still does not fit, so
+/// an operator knows why clients are told `Server full`.
+fn check_fd_limit(max_clients: usize) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(_) => match rlimit::getrlimit(rlimit::Resource::NOFILE) {
+            Ok((soft, _)) => soft,
+            Err(_) => return,
+        },
+    };
+    let room = limit.saturating_sub(BASE_DESCRIPTORS);
+    let wanted = max_clients as u64;
+    if wanted == 0 || wanted > room {
+        let clients = if wanted == 0 {
+            "maxClients is 0 (unlimited)".to_string()
+        } else {
+            format!("maxClients is {wanted}")
+        };
+        log_err!(
+            "chatsock: the open-file limit is {limit} and {clients}: beyond about {room} clients, \
+             new ones are told `Server full`; raise it with `ulimit -n` or systemd's LimitNOFILE="
+        );
+    }
 }
 
 /// Connections the kernel may hold for `accept` (capped by

@@ -12,8 +12,9 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::fs::File;
 use std::io::{self, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(usize::MAX - 1);
@@ -26,8 +27,11 @@ enum Alarm {
     Core {
         client: ClientId,
         gen: u64,
-        dot: bool,
+        kind: TimerKind,
     },
+    /// Try accepting again after running out of descriptors (only the
+    /// newest such alarm counts).
+    Accept(u64),
     Flood {
         key: usize,
         gen: u64,
@@ -44,6 +48,44 @@ const LINES_PER_PASS: usize = 8;
 /// Pending output, left after the kernel would take no more, above which a
 /// chat-view client gets one full redraw instead of its queued updates.
 const COALESCE_MIN: usize = 4096;
+
+/// The one line a refused client gets.
+const SERVER_FULL: &str = "Server full, try again later.\r\n";
+
+/// How long after a failed accept (no descriptors, no memory) to try again;
+/// a client leaving retries at once.
+const ACCEPT_RETRY: Duration = Duration::from_millis(250);
+
+/// Bytes of kernel send buffer per client (`SO_SNDBUF`; Linux doubles it
+/// for its bookkeeping). A chat-view screen is a few KiB, so a reading
+/// client never waits on it; a client that does not read pins at most this
+/// much kernel memory besides its `sendQueueLimit`.
+pub const KERNEL_SEND_BUFFER: usize = 16 * 1024;
+
+/// Whether an accept error means the process or system ran out of
+/// descriptors or socket memory.
+fn out_of_descriptors(e: &io::Error) -> bool {
+    // EMFILE 24, ENFILE 23, ENOBUFS 105, ENOMEM 12 on Linux.
+    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
+}
+
+/// The reserve descriptor (see `Server::reserve`).
+fn open_reserve() -> Option<File> {
+    File::open("/dev/null").ok()
+}
+
+/// An IPv4 client of a dual-stack listener counts (and is logged) as its
+/// IPv4 address, not as ::ffff:a.b.c.d.
+fn canonical(mut addr: SocketAddr) -> SocketAddr {
+    addr.set_ip(addr.ip().to_canonical());
+    addr
+}
+
+/// `now + after`, or far in the future if that overflows.
+fn later(now: Instant, after: Duration) -> Instant {
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
+}
 
 /// Resets a scroll region a half-sent update may have left set.
 const RESET_REGION: &[u8] = b"\x1b[r";
@@ -81,6 +123,18 @@ struct Server {
     pool: BufPool,
     scratch: Vec<u8>,
     next_gen: u64,
+    /// A descriptor held back so that, when accept runs out of them, one
+    /// can be freed to tell a waiting client the server is full.
+    reserve: Option<File>,
+    /// Accepting failed; an `Alarm::Accept(accept_gen)` is set.
+    accept_retry: bool,
+    accept_gen: u64,
+    /// A connection was removed this pass (a descriptor came free).
+    freed: bool,
+    /// The last accept ran out of descriptors (logged once per episode).
+    out_of_fds: bool,
+    /// When the loop started: the core's clock counts from here.
+    started: Instant,
     shutdown: bool,
     done: bool,
 }
@@ -111,6 +165,12 @@ pub fn run(
         pool: BufPool::default(),
         scratch: vec![0; EXCESS_FLOOD_BYTES],
         next_gen: 0,
+        reserve: open_reserve(),
+        accept_retry: false,
+        accept_gen: 0,
+        freed: false,
+        out_of_fds: false,
+        started: Instant::now(),
         shutdown: false,
         done: false,
     };
@@ -130,6 +190,7 @@ pub fn run(
             }
             return Err(e);
         }
+        server.chat.set_now(server.started.elapsed());
         for event in events.iter() {
             match event.token() {
                 LISTENER => server.accept(),
@@ -156,72 +217,143 @@ pub fn run(
         }
         server.fire_timers();
         server.end_pass();
+        if server.accept_retry && server.freed && !server.done {
+            server.accept();
+            server.end_pass();
+        }
     }
     Ok(())
 }
 
 impl Server {
+    /// Accepts every waiting connection. Out of descriptors, it refuses
+    /// them with the reserve descriptor; without one, it retries on a timer
+    /// and whenever a client leaves, so none waits unanswered.
     fn accept(&mut self) {
-        loop {
-            let (mut stream, mut addr) = match self.listener.accept() {
-                Ok(pair) => pair,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE and friends: log and retry on the next event.
-                    crate::log_err!("chatsock: accept failed: {e}");
-                    return;
-                }
-            };
-            let cfg = self.chat.config();
-            // An IPv4 client of a dual-stack listener counts (and is
-            // logged) as its IPv4 address, not as ::ffff:a.b.c.d.
-            addr.set_ip(addr.ip().to_canonical());
-            let ip = addr.ip();
-            let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
-            let refusal = if self.shutdown {
-                Some("The server is shutting down, try again later.\r\n")
-            } else if (cfg.max_clients > 0 && self.conns.len() >= cfg.max_clients)
-                || (cfg.max_clients_per_ip > 0 && from_ip >= cfg.max_clients_per_ip)
-            {
-                Some("Server full, try again later.\r\n")
-            } else {
-                None
-            };
-            if let Some(msg) = refusal {
-                let _ = stream.write(msg.as_bytes());
-                crate::log_err!("chatsock: refused {addr}: {}", msg.trim_end());
-                continue;
-            }
-            let entry = self.conns.vacant_entry();
-            let key = entry.key();
-            if let Err(e) =
-                self.poll
-                    .registry()
-                    .register(&mut stream, Token(key), Interest::READABLE)
-            {
-                crate::log_err!("chatsock: cannot register {addr}: {e}");
-                continue;
-            }
-            let _ = stream.set_nodelay(true);
-            self.next_gen += 1;
-            let bucket = Bucket::new(cfg.flood_rate, cfg.flood_burst, Instant::now());
-            entry.insert(Conn::new(
-                stream,
-                addr,
-                self.next_gen,
-                cfg.max_line_length,
-                bucket,
-            ));
-            *self.per_ip.entry(ip).or_insert(0) += 1;
-            crate::log_err!(
-                "chatsock: client connected: {addr} ({} online)",
-                self.conns.len()
-            );
-            self.chat.connect(key);
-            self.apply();
-            self.drive(key);
+        self.accept_retry = false;
+        self.freed = false;
+        if self.reserve.is_none() {
+            self.reserve = open_reserve();
         }
+        loop {
+            match self.listener.accept() {
+                Ok((stream, addr)) => {
+                    if std::mem::take(&mut self.out_of_fds) {
+                        crate::log_err!("chatsock: file descriptors available again");
+                    }
+                    self.admit(stream, addr);
+                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::WouldBlock => return,
+                    // Gone before we took it, or refused by a firewall rule.
+                    io::ErrorKind::Interrupted
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::PermissionDenied => {}
+                    _ if out_of_descriptors(&e) => {
+                        if !self.out_of_fds {
+                            self.out_of_fds = true;
+                            crate::log_err!(
+                                "chatsock: out of file descriptors ({e}): new clients are told `Server full`"
+                            );
+                        }
+                        match self.refuse_with_reserve() {
+                            Some(true) => {}
+                            // Linux reports EMFILE before it looks at the
+                            // queue: nobody waits, and the next connection
+                            // is a new readiness event.
+                            Some(false) => return,
+                            None => return self.retry_accept_later(&e),
+                        }
+                    }
+                    _ => return self.retry_accept_later(&e),
+                },
+            }
+        }
+    }
+
+    /// Frees the reserve descriptor for one accept, tells that client the
+    /// server is full, closes it and takes the reserve back. Returns whether
+    /// a client was refused, or None when there was no reserve to use.
+    fn refuse_with_reserve(&mut self) -> Option<bool> {
+        self.reserve.take()?;
+        let refused = match self.listener.accept() {
+            Ok((mut stream, addr)) => {
+                let _ = stream.write(SERVER_FULL.as_bytes());
+                crate::log_err!(
+                    "chatsock: refused {}: out of file descriptors",
+                    canonical(addr)
+                );
+                true
+            }
+            Err(_) => false,
+        };
+        self.reserve = open_reserve();
+        Some(refused)
+    }
+
+    fn retry_accept_later(&mut self, e: &io::Error) {
+        if !self.accept_retry {
+            self.accept_retry = true;
+            self.accept_gen += 1;
+            crate::log_err!("chatsock: accept failed: {e}; retrying");
+            let at = Instant::now() + ACCEPT_RETRY;
+            self.timers
+                .push(Reverse((at, Alarm::Accept(self.accept_gen))));
+        }
+    }
+
+    /// Serves a new connection, or refuses it with one line.
+    fn admit(&mut self, mut stream: mio::net::TcpStream, addr: SocketAddr) {
+        let addr = canonical(addr);
+        let cfg = self.chat.config();
+        let ip = cfg.ip_key(addr.ip());
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        let refusal = if self.shutdown {
+            Some("The server is shutting down, try again later.\r\n")
+        } else if (cfg.max_clients > 0 && self.conns.len() >= cfg.max_clients)
+            || (cfg.max_clients_per_ip > 0 && from_ip >= cfg.max_clients_per_ip)
+        {
+            Some(SERVER_FULL)
+        } else {
+            None
+        };
+        if let Some(msg) = refusal {
+            let _ = stream.write(msg.as_bytes());
+            crate::log_err!("chatsock: refused {addr}: {}", msg.trim_end());
+            return;
+        }
+        let entry = self.conns.vacant_entry();
+        let key = entry.key();
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(key), Interest::READABLE)
+        {
+            let _ = stream.write(SERVER_FULL.as_bytes());
+            crate::log_err!("chatsock: cannot register {addr}: {e}");
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        // The kernel's send buffer would otherwise grow to tcp_wmem's
+        // maximum (MiBs) for a client that does not read; this caps it.
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(KERNEL_SEND_BUFFER);
+        self.next_gen += 1;
+        let bucket = Bucket::new(cfg.flood_rate, cfg.flood_burst, Instant::now());
+        entry.insert(Conn::new(
+            stream,
+            addr,
+            self.next_gen,
+            cfg.max_line_length,
+            bucket,
+        ));
+        *self.per_ip.entry(ip).or_insert(0) += 1;
+        crate::log_err!(
+            "chatsock: client connected: {addr} ({} online)",
+            self.conns.len()
+        );
+        self.chat.connect(key);
+        self.apply();
+        self.drive(key);
     }
 
     fn signal(&mut self) {
@@ -389,12 +521,8 @@ impl Server {
             after,
         } in out.timers.drain(..)
         {
-            let alarm = Alarm::Core {
-                client,
-                gen,
-                dot: kind == TimerKind::Dot,
-            };
-            self.timers.push(Reverse((now + after, alarm)));
+            let alarm = Alarm::Core { client, gen, kind };
+            self.timers.push(Reverse((later(now, after), alarm)));
         }
         for id in out.named.drain(..) {
             if let (Some(conn), Some(name)) = (self.conns.get_mut(id), self.chat.name(id)) {
@@ -413,12 +541,7 @@ impl Server {
             }
             self.timers.pop();
             match alarm {
-                Alarm::Core { client, gen, dot } => {
-                    let kind = if dot {
-                        TimerKind::Dot
-                    } else {
-                        TimerKind::NameTimeout
-                    };
+                Alarm::Core { client, gen, kind } => {
                     self.chat.timer(client, gen, kind);
                     self.apply();
                     self.drive(client);
@@ -427,6 +550,11 @@ impl Server {
                     if let Some(conn) = self.conns.get_mut(key).filter(|c| c.gen == gen) {
                         conn.flood_timer = false;
                         self.drive(key);
+                    }
+                }
+                Alarm::Accept(gen) => {
+                    if self.accept_retry && gen == self.accept_gen {
+                        self.accept();
                     }
                 }
                 Alarm::Countdown(left) => crate::log_out!("{left}..."),
@@ -521,7 +649,7 @@ impl Server {
         }
         let mut conn = self.conns.remove(key);
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        let ip = conn.addr.ip();
+        let ip = self.chat.config().ip_key(conn.addr.ip());
         if let Some(n) = self.per_ip.get_mut(&ip) {
             *n -= 1;
             if *n == 0 {
@@ -535,5 +663,9 @@ impl Server {
             conn.name.as_deref().unwrap_or("-"),
             self.conns.len()
         );
+        drop(conn);
+        // A descriptor is free now: whoever waits is served at the end of
+        // this pass.
+        self.freed = true;
     }
 }
