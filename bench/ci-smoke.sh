@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Proves the benchmark works on a tiny workload: builds release, starts the
-# server with bench.ron on a free port, runs a small fanout and a small idle
-# run against it, stops the server. Timings are printed, never asserted.
+# server with bench.ron on a free port, runs a small fanout, a small idle
+# and a small stall run against it, stops the server. Timings are printed, never asserted.
 # Exits non-zero if the server does not start or either run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --bins
-bin=target/release
+bin=${CARGO_TARGET_DIR:-target}/release
 work=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -47,6 +47,8 @@ timeout 60 "$bin/chatsock-bench" fanout --addr "$addr" -n 20 -s 2 -m 50 \
   --pid "$server_pid" --stall 10 --timeout 50
 timeout 60 "$bin/chatsock-bench" idle --addr "$addr" -n 200 --prefix i \
   --pid "$server_pid" --settle 0.2 --stall 10 --timeout 50
+timeout 60 "$bin/chatsock-bench" stall --addr "$addr" -n 5 -s 2 --rate 50 --prefix v \
+  --pid "$server_pid" --stall 10 --timeout 50
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "ci-smoke: the server died during the runs:" >&2

@@ -1,12 +1,19 @@
 //! chatsock-bench: a single-threaded mio load generator that logs many
-//! clients into a chatsock server and measures chat fan-out (`fanout`) or
-//! the server's memory per idle client (`idle`); see BENCHMARKS.md.
+//! clients into a chatsock server and measures chat fan-out (`fanout`),
+//! the server's memory per idle client (`idle`), or what chat-view clients
+//! that never read cost the server and the kernel (`stall`); see
+//! BENCHMARKS.md.
 //!
 //! Message text carries `%%SENDER:SEQ:NANOS%` (NANOS since the bench
 //! started) padded to `--len` characters; every receiver scans its byte
 //! stream for those tokens and counts each message's first arrival only,
 //! since a sender's full redraw repeats its history. Never prints message
 //! text.
+//!
+//! `stall` reads the kernel's side from /proc: /proc/net/sockstat (TCP
+//! memory in pages) and /proc/net/tcp{,6} (each server socket's Send-Q, the
+//! `tx_queue` column, and its state, which tells which viewers the server
+//! has closed).
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
@@ -21,6 +28,7 @@ chatsock-bench: load generator for a chatsock server (start it with bench.ron)
 usage:
   chatsock-bench fanout --addr HOST:PORT -n N -s S -m M [options]
   chatsock-bench idle   --addr HOST:PORT -n N [options]
+  chatsock-bench stall  --addr HOST:PORT -n N [-s SECS] [--rate R] [options]
 
 fanout: N clients log in, `:join ROOM` and `:chat`; S of them then send M
 messages each; every receiver records each message's first arrival.
@@ -35,6 +43,19 @@ messages each; every receiver records each message's first arrival.
 idle: N clients log in with distinct names, join rooms round-robin and sit.
   --rooms A,B       rooms to spread clients over (default general,games)
   --hold SECS       stay connected this long after measuring (default 0)
+stall: N viewers (P0 .. P(N-1)) with a small receive buffer log in,
+`:join ROOM` and `:chat`, then never read again; one more client, PN, then
+sends messages for SECS seconds (default 30) and reads and discards what
+it gets. Every second it prints the server's RSS, the kernel's TCP memory
+(/proc/net/sockstat), the Send-Q of the server's sockets to the viewers
+(/proc/net/tcp, tcp6) and how many viewers the server has closed.
+  --rate R          messages/s from the sender (default 5, the server's
+                    default floodRate)
+  --rcvbuf B        the viewers' SO_RCVBUF, set before connect (default
+                    4096; the kernel doubles it)
+  --len L, --room ROOM  as for fanout
+  --hold SECS       stay connected this long after the RESULT line,
+                    sending nothing (default 0)
 common:
   --pid PID         the server's pid: report its CPU time and memory
   --prefix P        username prefix (default u; names are P0, P1, ...)
@@ -67,6 +88,7 @@ const DRAIN_QUIET: Duration = Duration::from_millis(500);
 enum Mode {
     Fanout,
     Idle,
+    Stall,
 }
 
 #[derive(Debug, Clone)]
@@ -89,12 +111,17 @@ struct Args {
     stall: Duration,
     timeout: Duration,
     hold: Duration,
+    /// stall: how long the sender sends.
+    secs: Duration,
+    /// stall: the viewers' SO_RCVBUF.
+    rcvbuf: usize,
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mode = match argv.first().map(String::as_str) {
         Some("fanout") => Mode::Fanout,
         Some("idle") => Mode::Idle,
+        Some("stall") => Mode::Stall,
         Some("-h" | "--help") => return Err(String::new()),
         Some(other) => return Err(format!("unknown mode `{other}`")),
         None => return Err("missing mode".into()),
@@ -118,6 +145,8 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         stall: Duration::from_secs(10),
         timeout: Duration::from_secs(600),
         hold: Duration::ZERO,
+        secs: Duration::from_secs(30),
+        rcvbuf: 4096,
     };
     let mut have_addr = false;
     let mut it = argv[1..].iter();
@@ -144,6 +173,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 have_addr = true;
             }
             "-n" => a.n = num(flag)? as usize,
+            "-s" if mode == Mode::Stall => a.secs = secs(flag)?,
             "-s" => a.senders = num(flag)? as usize,
             "-m" => a.messages = num(flag)? as u32,
             "--rate" => a.rate = Some(num(flag)?).filter(|r| *r > 0.0),
@@ -165,6 +195,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--stall" => a.stall = secs(flag)?,
             "--timeout" => a.timeout = secs(flag)?,
             "--hold" => a.hold = secs(flag)?,
+            "--rcvbuf" => a.rcvbuf = (num(flag)? as usize).max(1),
             _ => return Err(format!("unknown option `{flag}`")),
         }
     }
@@ -176,9 +207,13 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     }
     if a.rooms.is_empty() {
         a.rooms = match mode {
-            Mode::Fanout => vec!["general".into()],
+            Mode::Fanout | Mode::Stall => vec!["general".into()],
             Mode::Idle => vec!["general".into(), "games".into()],
         };
+    }
+    if mode == Mode::Stall {
+        a.rate = Some(a.rate.unwrap_or(5.0));
+        a.rooms.truncate(1);
     }
     if mode == Mode::Fanout {
         if a.senders == 0 || a.senders > a.n {
@@ -352,6 +387,100 @@ fn reset_peak_rss(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
+/// One socket line of /proc/net/tcp or /proc/net/tcp6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TcpSock {
+    local_port: u16,
+    remote_port: u16,
+    /// The kernel's TCP state number (1 = ESTABLISHED, 4 = FIN_WAIT1, ...).
+    state: u8,
+    /// Bytes written and not yet acknowledged by the peer (Send-Q).
+    tx_queue: u64,
+}
+
+const TCP_ESTABLISHED: u8 = 1;
+
+/// Parses one line of /proc/net/tcp or tcp6:
+/// `sl local_address rem_address st tx_queue:rx_queue ...`, the addresses
+/// as HEXADDR:HEXPORT and the rest in hex. None for the header.
+fn parse_tcp_line(line: &str) -> Option<TcpSock> {
+    let mut f = line.split_whitespace();
+    if !f.next()?.ends_with(':') {
+        return None;
+    }
+    let port =
+        |field: &str| -> Option<u16> { u16::from_str_radix(field.rsplit_once(':')?.1, 16).ok() };
+    let local_port = port(f.next()?)?;
+    let remote_port = port(f.next()?)?;
+    let state = u8::from_str_radix(f.next()?, 16).ok()?;
+    let tx_queue = u64::from_str_radix(f.next()?.split_once(':')?.0, 16).ok()?;
+    Some(TcpSock {
+        local_port,
+        remote_port,
+        state,
+        tx_queue,
+    })
+}
+
+/// What the kernel holds for the server's sockets to the stalled viewers.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct SendQ {
+    /// Send-Q summed over every server socket to a viewer, in any state
+    /// (a socket the server closed keeps its queue while it is an orphan).
+    total: u64,
+    max: u64,
+    /// Viewers whose server socket is still ESTABLISHED.
+    open: usize,
+}
+
+/// Sums `text` (/proc/net/tcp{,6} lines) over sockets on `server_port`
+/// whose peer port is one of `ports` (sorted).
+fn sendq_of(text: &str, server_port: u16, ports: &[u16], q: &mut SendQ) {
+    for t in text.lines().filter_map(parse_tcp_line) {
+        if t.local_port != server_port || ports.binary_search(&t.remote_port).is_err() {
+            continue;
+        }
+        q.total += t.tx_queue;
+        q.max = q.max.max(t.tx_queue);
+        if t.state == TCP_ESTABLISHED {
+            q.open += 1;
+        }
+    }
+}
+
+fn sendq(server_port: u16, ports: &[u16]) -> SendQ {
+    let mut q = SendQ::default();
+    for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            sendq_of(&text, server_port, ports, &mut q);
+        }
+    }
+    q
+}
+
+/// The `TCP:` line of /proc/net/sockstat: (mem in pages, orphans).
+fn parse_sockstat(text: &str) -> Option<(u64, u64)> {
+    let f: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("TCP:"))?
+        .split_whitespace()
+        .collect();
+    let get = |key: &str| -> Option<u64> {
+        let k = f.iter().position(|w| *w == key)?;
+        f.get(k + 1)?.parse().ok()
+    };
+    Some((get("mem")?, get("orphan")?))
+}
+
+/// All TCP sockets' memory, in MiB, and orphaned sockets (machine-wide).
+fn tcp_mem() -> Option<(f64, u64)> {
+    let (pages, orphans) = parse_sockstat(&std::fs::read_to_string("/proc/net/sockstat").ok()?)?;
+    // SAFETY: sysconf only reads a constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = if page > 0 { page as f64 } else { 4096.0 };
+    Some((pages as f64 * page / (1024.0 * 1024.0), orphans))
+}
+
 // ---- sockets ----------------------------------------------------------
 
 /// Raises this process's RLIMIT_NOFILE to `want` if it is lower (the hard
@@ -401,60 +530,47 @@ fn ensure_nofile(n: usize) -> Result<(), String> {
     Ok(())
 }
 
-fn sockaddr_v4(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(ip).to_be(),
-        },
-        sin_zero: [0; 8],
-    }
-}
-
 /// A non-blocking connect to `dst`, from source address `src` when given
-/// (bind before connect, which neither std nor mio 1.x offers).
-fn connect_from(src: Option<Ipv4Addr>, dst: SocketAddr) -> io::Result<TcpStream> {
-    use std::os::fd::FromRawFd;
-    let (Some(src), SocketAddr::V4(dst4)) = (src, dst) else {
+/// (bind before connect, which neither std nor mio 1.x offers), with
+/// SO_RCVBUF `rcvbuf` when given (set before connect, so the window scale
+/// agreed in the handshake fits it).
+fn connect_from(
+    src: Option<Ipv4Addr>,
+    rcvbuf: Option<usize>,
+    dst: SocketAddr,
+) -> io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::fd::AsRawFd;
+    if src.is_none() && rcvbuf.is_none() {
         return TcpStream::connect(dst);
-    };
-    let flags = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: plain socket(2); the fd is owned right below.
-    let fd = unsafe { libc::socket(libc::AF_INET, flags, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
     }
-    // SAFETY: fd is a fresh socket nobody else owns; it closes on drop.
-    let sock = unsafe { std::net::TcpStream::from_raw_fd(fd) };
-    let one: libc::c_int = 1;
-    let len = |n: usize| n as libc::socklen_t;
-    // Pick the port at connect time, per 4-tuple, not per source address.
-    // SAFETY: valid fd, pointer and length of a c_int.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&one as *const libc::c_int).cast(),
-            len(std::mem::size_of::<libc::c_int>()),
-        )
-    };
-    let local = sockaddr_v4(src, 0);
-    let sa_len = len(std::mem::size_of::<libc::sockaddr_in>());
-    // SAFETY: valid fd; a sockaddr_in and its length.
-    if unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), sa_len) } != 0 {
-        return Err(io::Error::last_os_error());
+    // socket2 opens it close-on-exec.
+    let sock = Socket::new(Domain::for_address(dst), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_nonblocking(true)?;
+    if let Some(bytes) = rcvbuf {
+        sock.set_recv_buffer_size(bytes)?;
     }
-    let remote = sockaddr_v4(*dst4.ip(), dst4.port());
-    // SAFETY: as above.
-    if unsafe { libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), sa_len) } != 0 {
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EINPROGRESS) {
-            return Err(e);
-        }
+    if let (Some(src), true) = (src, dst.is_ipv4()) {
+        let one: libc::c_int = 1;
+        // Pick the port at connect time, per 4-tuple, not per source address.
+        // SAFETY: valid fd, pointer and length of a c_int.
+        unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        sock.bind(&SocketAddr::from((src, 0)).into())?;
     }
-    Ok(TcpStream::from_std(sock))
+    match sock.connect(&dst.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(sock.into()))
 }
 
 // ---- clients ----------------------------------------------------------
@@ -485,6 +601,8 @@ struct Client {
     carry: [u8; CARRY],
     carry_len: usize,
     rx_bytes: u64,
+    /// A stall-mode viewer in the chat view: never read again.
+    stalled: bool,
 }
 
 /// Per-run fan-out bookkeeping.
@@ -524,6 +642,9 @@ struct Bench {
     src_ips: usize,
     last_progress: Instant,
     fan: Option<Fan>,
+    /// stall: clients 0..viewers get a small SO_RCVBUF and stop reading
+    /// once in the chat view.
+    viewers: usize,
 }
 
 fn name_of(args: &Args, i: usize) -> String {
@@ -578,6 +699,7 @@ impl Bench {
             src_ips,
             last_progress: now,
             fan: None,
+            viewers: 0,
         })
     }
 
@@ -602,7 +724,8 @@ impl Bench {
             let i = self.connected;
             let src =
                 (self.src_ips > 1).then(|| Ipv4Addr::new(127, 0, 0, 1 + (i % self.src_ips) as u8));
-            let mut stream = connect_from(src, self.args.addr).map_err(|e| {
+            let rcvbuf = (i < self.viewers).then_some(self.args.rcvbuf);
+            let mut stream = connect_from(src, rcvbuf, self.args.addr).map_err(|e| {
                 let hint = if e.raw_os_error() == Some(libc::EMFILE) {
                     " (raise `ulimit -n`)"
                 } else if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) {
@@ -632,6 +755,7 @@ impl Bench {
                 carry: [0; CARRY],
                 carry_len: 0,
                 rx_bytes: 0,
+                stalled: false,
             });
             self.connected += 1;
             self.in_login += 1;
@@ -711,6 +835,9 @@ impl Bench {
             let Some(c) = self.clients.get_mut(i) else {
                 return Ok(());
             };
+            if c.stalled {
+                return Ok(());
+            }
             let cl = c.carry_len;
             self.scratch[..cl].copy_from_slice(&c.carry[..cl]);
             let n = match c.stream.read(&mut self.scratch[cl..]) {
@@ -790,7 +917,7 @@ impl Bench {
     /// Moves a client through the login dialogue as its markers arrive.
     fn advance_login(&mut self, i: usize) -> Result<(), String> {
         loop {
-            let fanout = self.args.mode == Mode::Fanout;
+            let view = self.args.mode != Mode::Idle;
             let room = self.args.rooms[i % self.args.rooms.len()].clone();
             let Some(c) = self.clients.get_mut(i) else {
                 return Ok(());
@@ -814,7 +941,7 @@ impl Bench {
                     Stage::Joined,
                     format!(":join {room}\r\n"),
                 ),
-                Stage::Joined if fanout => {
+                Stage::Joined if view => {
                     (b"You joined the room '", Stage::View, ":chat\r\n".into())
                 }
                 Stage::Joined => (b"You joined the room '", Stage::Ready, String::new()),
@@ -833,6 +960,12 @@ impl Bench {
             self.last_progress = Instant::now();
             if next == Stage::Ready {
                 c.login = Vec::new();
+                if i < self.viewers {
+                    // From here on it never reads: no events wanted (the
+                    // server's closes are seen in /proc/net/tcp).
+                    c.stalled = true;
+                    let _ = self.poll.registry().deregister(&mut c.stream);
+                }
                 self.ready += 1;
                 self.in_login -= 1;
                 self.connect_more()?;
@@ -1223,6 +1356,186 @@ fn run_idle(args: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// One stall-mode sample.
+struct StallSample {
+    rss: Option<u64>,
+    mem: Option<(f64, u64)>,
+    q: SendQ,
+}
+
+impl StallSample {
+    fn take(pid: Option<u32>, server_port: u16, ports: &[u16]) -> StallSample {
+        StallSample {
+            rss: pid.and_then(|p| vm_kib(p, "VmRSS:")),
+            mem: tcp_mem(),
+            q: sendq(server_port, ports),
+        }
+    }
+}
+
+fn run_stall(args: Args) -> Result<(), String> {
+    let viewers = args.n;
+    let sender = viewers;
+    let mut b = Bench::new(Args {
+        n: viewers + 1,
+        ..args.clone()
+    })?;
+    b.viewers = viewers;
+    ensure_nofile(viewers + 1)?;
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let mib = |m: Option<(f64, u64)>| opt(m.map(|(m, _)| format!("{m:.1}")));
+    let server_port = args.addr.port();
+    let hwm_reset = args.pid.is_some_and(reset_peak_rss);
+    let rss0 = args.pid.and_then(|p| vm_kib(p, "VmRSS:"));
+    let mem0 = tcp_mem();
+    let mut events = Events::with_capacity(1024);
+    let login = b.login_all(&mut events)?;
+    let mut ports: Vec<u16> = b.clients[..viewers]
+        .iter()
+        .filter_map(|c| c.stream.local_addr().ok())
+        .map(|a| a.port())
+        .collect();
+    ports.sort_unstable();
+    if ports.len() < viewers {
+        return Err("cannot read the viewers' local ports".into());
+    }
+    eprintln!(
+        "chatsock-bench: {viewers} viewers (SO_RCVBUF {}) in the chat view of '{}' and not \
+         reading, plus 1 sender, in {:.2} s",
+        args.rcvbuf,
+        args.rooms[0],
+        login.as_secs_f64()
+    );
+    let rate = args.rate.unwrap_or(5.0);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let t0 = Instant::now();
+    let end = t0 + args.secs;
+    let mut next_due = t0;
+    let mut next_sample = t0 + Duration::from_secs(1);
+    let mut sent: u32 = 0;
+    let mut peak_total = 0u64;
+    let mut peak_mem = mem0.map(|(m, _)| m);
+    println!(
+        "{:>6} {:>6} {:>14} {:>11} {:>7} {:>15} {:>13} {:>7}",
+        "t_s",
+        "sent",
+        "server_rss_kib",
+        "tcp_mem_mib",
+        "orphans",
+        "sendq_total_kib",
+        "sendq_max_kib",
+        "closed"
+    );
+    let last = loop {
+        let now = Instant::now();
+        let mut batch = Vec::new();
+        while next_due <= now && next_due < end {
+            sent += 1;
+            batch.extend_from_slice(&b.message(0, sent, b.nanos(next_due)));
+            next_due += interval;
+        }
+        if !batch.is_empty() {
+            b.send(sender, &batch)?;
+        }
+        if now >= next_sample || now >= end {
+            let smp = StallSample::take(args.pid, server_port, &ports);
+            peak_total = peak_total.max(smp.q.total);
+            if let Some((m, _)) = smp.mem {
+                peak_mem = Some(peak_mem.map_or(m, |p| p.max(m)));
+            }
+            println!(
+                "{:>6.1} {sent:>6} {:>14} {:>11} {:>7} {:>15} {:>13} {:>7}",
+                now.saturating_duration_since(t0).as_secs_f64(),
+                opt(smp.rss.map(|v| v.to_string())),
+                mib(smp.mem),
+                opt(smp.mem.map(|(_, o)| o.to_string())),
+                smp.q.total / 1024,
+                smp.q.max / 1024,
+                viewers.saturating_sub(smp.q.open)
+            );
+            if now >= end {
+                break smp;
+            }
+            while next_sample <= now {
+                next_sample += Duration::from_secs(1);
+            }
+        }
+        b.check_deadline("stall")?;
+        let wake = next_due.min(next_sample).min(end);
+        b.poll_once(&mut events, wake.saturating_duration_since(Instant::now()))?;
+    };
+    let hwm = args.pid.and_then(|p| vm_kib(p, "VmHWM:"));
+    let closed = viewers.saturating_sub(last.q.open);
+    println!(
+        "RESULT mode=stall clients={viewers} secs={} rate={rate} len={} rcvbuf={} sent={sent} \
+         login_s={:.2} server_rss_before_kib={} server_rss_kib={} server_peak_rss_kib={} \
+         tcp_mem_before_mib={} tcp_mem_mib={} tcp_mem_peak_mib={} orphans={} \
+         sendq_total_kib={} sendq_max_kib={} sendq_total_peak_kib={} closed={closed}",
+        args.secs.as_secs_f64(),
+        args.len,
+        args.rcvbuf,
+        login.as_secs_f64(),
+        opt(rss0.map(|v| v.to_string())),
+        opt(last.rss.map(|v| v.to_string())),
+        opt(hwm.map(|v| v.to_string())),
+        mib(mem0),
+        mib(last.mem),
+        opt(peak_mem.map(|m| format!("{m:.1}"))),
+        opt(last.mem.map(|(_, o)| o.to_string())),
+        last.q.total / 1024,
+        last.q.max / 1024,
+        peak_total / 1024,
+    );
+    println!(
+        "stall: {viewers} chat-view clients that never read (SO_RCVBUF {}), 1 sender of {sent} \
+         messages of {} chars at {rate}/s for {:.0} s",
+        args.rcvbuf,
+        args.len,
+        args.secs.as_secs_f64()
+    );
+    println!(
+        "  kernel Send-Q of the server's sockets to them at the end: {} KiB ({:.1} MiB) in all \
+         (peak {:.1} MiB), {:.1} KiB per viewer on average, {:.1} KiB the largest",
+        last.q.total / 1024,
+        last.q.total as f64 / 1048576.0,
+        peak_total as f64 / 1048576.0,
+        last.q.total as f64 / 1024.0 / viewers as f64,
+        last.q.max as f64 / 1024.0
+    );
+    if let (Some((m0, _)), Some((m1, _))) = (mem0, last.mem) {
+        println!(
+            "  kernel TCP memory (machine-wide, /proc/net/sockstat): {m0:.1} MiB before, \
+             {m1:.1} MiB at the end"
+        );
+    }
+    println!("  the server closed {closed} of the {viewers} viewers");
+    if let Some(r) = last.rss {
+        println!(
+            "  server RSS {:.1} MiB (peak {}{})",
+            r as f64 / 1024.0,
+            opt(hwm.map(|h| format!("{:.1} MiB", h as f64 / 1024.0))),
+            if hwm_reset {
+                ", this run"
+            } else {
+                ", process lifetime"
+            }
+        );
+    }
+    if !args.hold.is_zero() {
+        eprintln!(
+            "chatsock-bench: holding {} connections for {:.0} s, sending nothing",
+            viewers + 1,
+            args.hold.as_secs_f64()
+        );
+        let until = Instant::now() + args.hold;
+        while Instant::now() < until {
+            let left = until.saturating_duration_since(Instant::now());
+            b.poll_once(&mut events, left.min(Duration::from_secs(1)))?;
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // Stop quietly, like other Unix tools, when stdout is a closed pipe
     // (`| head -1`); sockets are written with MSG_NOSIGNAL, so this only
@@ -1244,6 +1557,7 @@ fn main() -> ExitCode {
     let result = match args.mode {
         Mode::Fanout => run_fanout(args),
         Mode::Idle => run_idle(args),
+        Mode::Stall => run_stall(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -1271,6 +1585,62 @@ mod tests {
         let rest = scan(buf, |s, q, t| got.push((s, q, t)));
         assert_eq!(rest, buf.len());
         assert_eq!(got.last(), Some(&(2, 5, 9)));
+    }
+
+    #[test]
+    fn proc_net_tcp_lines_parse() {
+        let text = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:56CE 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:56CE 0100007F:9C40 01 00401A2B:00000000 01:00000014 00000000     0        0 4243 2 0000000000000000 20 4 0 10 -1
+   2: 0100007F:56CE 0100007F:9C41 04 00000800:00000000 01:00000014 00000008     0        0 0 1 0000000000000000 20 4 0 10 -1
+   3: 0100007F:9C40 0100007F:56CE 01 00000000:00002000 00:00000000 00000000     0        0 4244 1 0000000000000000 20 4 0 10 -1
+";
+        assert_eq!(parse_tcp_line(text.lines().next().unwrap()), None);
+        assert_eq!(
+            parse_tcp_line(text.lines().nth(2).unwrap()),
+            Some(TcpSock {
+                local_port: 22222,
+                remote_port: 40000,
+                state: TCP_ESTABLISHED,
+                tx_queue: 0x0040_1A2B,
+            })
+        );
+        let six = "   5: 0000000000000000FFFF00000100007F:56CE 0000000000000000FFFF00000100007F:9C42 01 00000010:00000000 00:00000000 00000000  1000        0 77 1 0000000000000000 20 4 0 10 -1";
+        assert_eq!(
+            parse_tcp_line(six).map(|t| (t.local_port, t.remote_port, t.tx_queue)),
+            Some((22222, 40002, 16))
+        );
+        let mut q = SendQ::default();
+        // The listener, the client's own end (port 40000 talking to 22222)
+        // and port 40001's orphan count or not as they should.
+        sendq_of(text, 22222, &[40000, 40001], &mut q);
+        assert_eq!(
+            q,
+            SendQ {
+                total: 0x0040_1A2B + 0x800,
+                max: 0x0040_1A2B,
+                open: 1,
+            }
+        );
+        let stat =
+            "sockets: used 10\nTCP: inuse 1 orphan 2 tw 3 alloc 1 mem 33\nUDP: inuse 0 mem 0\n";
+        assert_eq!(parse_sockstat(stat), Some((33, 2)));
+    }
+
+    #[test]
+    fn stall_args() {
+        let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let a = parse_args(&argv("stall --addr 127.0.0.1:1 -n 3 -s 2")).unwrap();
+        assert_eq!(
+            (a.mode, a.n, a.secs),
+            (Mode::Stall, 3, Duration::from_secs(2))
+        );
+        assert_eq!((a.rate, a.rcvbuf), (Some(5.0), 4096));
+        assert_eq!(a.rooms, vec!["general".to_string()]);
+        let a = parse_args(&argv("stall --addr 127.0.0.1:1 -n 3 --rate 50")).unwrap();
+        assert_eq!((a.rate, a.secs), (Some(50.0), Duration::from_secs(30)));
+        let a = parse_args(&argv("fanout --addr 127.0.0.1:1 -n 3 -s 2 -m 1")).unwrap();
+        assert_eq!(a.senders, 2);
     }
 
     #[test]
