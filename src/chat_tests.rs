@@ -316,3 +316,71 @@ fn clients_closed_by_the_goodbye_leave_rooms_dms_and_names_on_disconnect() {
     t.chat.check_invariants().unwrap();
     assert_eq!(t.chat.named_count(), 0);
 }
+
+#[test]
+fn join_leave_notices_of_one_member_are_rate_limited() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    t.user(1, "b");
+    t.say(0, ":join general");
+    t.say(0, ":chat");
+    t.out(0);
+    let notices = |t: &mut T| {
+        let o = t.out(0);
+        o.matches("b joined the room.").count() + o.matches("b left the room.").count()
+    };
+    // 100 joins and leaves at one instant: the burst, nothing more.
+    for _ in 0..50 {
+        t.say(1, ":join general");
+        t.say(1, ":close");
+    }
+    assert_eq!(notices(&mut t), NOTICE_BURST as usize);
+    // Then one per NOTICE_EVERY, however fast b goes on.
+    for step in 1..=6u32 {
+        t.chat.set_now(NOTICE_EVERY * step);
+        for _ in 0..10 {
+            t.say(1, ":join general");
+            t.say(1, ":close");
+        }
+        assert_eq!(notices(&mut t), 1, "step {step}");
+    }
+    // Another member's notices have their own budget.
+    t.user(2, "c");
+    t.say(2, ":join general");
+    assert!(t.out(0).contains("c joined the room."));
+}
+
+#[test]
+fn idle_named_client_is_disconnected_after_idle_timeout() {
+    let mut t = T::new("idleTimeout: 2");
+    t.user(0, "a");
+    let timer = |t: &mut T| {
+        let timers: Vec<Timer> = t.chat.out.timers.drain(..).collect();
+        *timers.iter().find(|x| x.kind == TimerKind::Idle).unwrap()
+    };
+    let first = timer(&mut t);
+    assert_eq!(first.after, Duration::from_secs(120));
+    // A line after one minute moves the deadline: the timer re-arms for
+    // the minute that is left.
+    t.chat.set_now(Duration::from_secs(60));
+    t.say(0, ":rooms");
+    t.chat.set_now(Duration::from_secs(120));
+    t.chat.timer(0, first.gen, TimerKind::Idle);
+    assert!(t.chat.out.closes.is_empty());
+    let again = timer(&mut t);
+    assert_eq!(again.after, Duration::from_secs(60));
+    t.chat.set_now(Duration::from_secs(180));
+    t.chat.timer(0, again.gen, TimerKind::Idle);
+    assert!(t
+        .out(0)
+        .contains("You sent nothing for 2 minutes. Goodbye!"));
+    assert_eq!(t.chat.out.closes, vec![(0, "idle timeout")]);
+    t.chat.check_invariants().unwrap();
+}
+
+#[test]
+fn idle_timeout_zero_sets_no_timer() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    assert!(t.chat.out.timers.iter().all(|x| x.kind != TimerKind::Idle));
+}

@@ -109,6 +109,42 @@ pub fn run_to_end(args: &[&str]) -> (ExitStatus, String, String) {
     }
 }
 
+/// CPU time the process `pid` has used so far (user + system), in clock
+/// ticks (usually 1/100 s).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields of the whole line.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Send-Q (bytes the kernel holds unacknowledged or unsent) of every
+/// established TCP socket whose local port is `port`, from /proc/net/tcp
+/// and tcp6.
+pub fn send_queues(port: u16) -> Vec<u64> {
+    let mut out = Vec::new();
+    for file in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 5 || f[3] != "01" {
+                continue; // not ESTABLISHED
+            }
+            let local_port = f[1].rsplit(':').next().unwrap();
+            if u16::from_str_radix(local_port, 16).ok() != Some(port) {
+                continue;
+            }
+            let tx = f[4].split(':').next().unwrap();
+            out.push(u64::from_str_radix(tx, 16).unwrap());
+        }
+    }
+    out
+}
+
 /// A running server; killed when dropped.
 pub struct Server {
     child: Child,
@@ -168,8 +204,26 @@ impl Server {
 
     /// Starts the server with `cfg` on a free port.
     pub fn with(cfg: &Cfg) -> Server {
+        Server::launch(cfg, None)
+    }
+
+    /// Starts the server with `cfg` on a free port, its open-file limit
+    /// (soft and hard) set to `limit` by the shell that execs it.
+    pub fn with_fd_limit(cfg: &Cfg, limit: u32) -> Server {
+        Server::launch(cfg, Some(limit))
+    }
+
+    fn launch(cfg: &Cfg, fd_limit: Option<u32>) -> Server {
         let config = temp_file(&cfg.ron());
-        let mut child = Command::new(bin())
+        let mut command = match fd_limit {
+            None => Command::new(bin()),
+            Some(n) => {
+                let mut c = Command::new("bash");
+                c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), bin()]);
+                c
+            }
+        };
+        let mut child = command
             .arg("--config")
             .arg(&config)
             .args(["--port", "0"])
