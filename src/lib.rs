@@ -23,6 +23,7 @@ pub mod line;
 pub mod log;
 pub mod server;
 pub mod shutdown;
+pub mod term;
 pub mod text;
 pub mod view;
 
