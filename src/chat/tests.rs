@@ -1,5 +1,6 @@
 //! Unit tests of the chat core, driven without sockets.
 
+use super::rooms::NO_SUCH_ROOM;
 use super::*;
 
 fn config(extra: &str) -> Config {

@@ -1,0 +1,104 @@
+//! The chat view: sending messages, each viewer's history and its updates.
+
+use super::*;
+use crate::text::char_len;
+
+impl Chat {
+    // ---- chat view ----------------------------------------------------
+
+    pub(super) fn chat_view_line(&mut self, id: ClientId, text: &str) {
+        if text.trim() == ":q" {
+            if let Some(c) = self.client_mut(id) {
+                c.state = State::Palette;
+                c.history = VecDeque::new();
+            }
+            let p = self.prompt(id);
+            self.write(id, view::left_view(&p));
+            return;
+        }
+        if text.trim().is_empty() {
+            self.after_enter(id);
+            return;
+        }
+        let limit = self.cfg.message_limit;
+        if limit > 0 && char_len(text) > limit {
+            let msg =
+                format!("Your message was not sent: messages are limited to {limit} characters.");
+            self.view_notice_to_self(id, &msg);
+            return;
+        }
+        let Some(c) = self.client(id) else { return };
+        let Some(name) = c.name.clone() else { return };
+        let line = view::message_line(&name, self.cfg.username_limit, text);
+        match c.place {
+            Place::Room(r) => {
+                let update: Rc<[u8]> = view::view_update(&line, self.cfg.chatview_max).into();
+                let members = std::mem::take(&mut self.rooms[r].members);
+                for &m in &members {
+                    if self.state(m) == Some(State::ChatView) {
+                        self.push_history(m, line.clone());
+                        self.out.writes.push((m, Chunk::Shared(update.clone())));
+                    }
+                }
+                self.rooms[r].members = members;
+                self.after_enter(id);
+            }
+            Place::Dm(p) => {
+                self.view_push_one(id, line.clone());
+                self.after_enter(id);
+                let partner = self.client(p).map(|pc| (pc.state, pc.place));
+                match partner {
+                    Some((State::ChatView, Place::Dm(q))) if q == id => {
+                        self.view_push_one(p, line);
+                    }
+                    Some((State::ChatView, _)) => {
+                        let l = view::highlight_line(&format!("[DM from {name}]: {text}"));
+                        self.view_push_one(p, l);
+                    }
+                    Some((State::Palette | State::ConfirmQuit, _)) => {
+                        let prompt = self.prompt(p);
+                        self.write(
+                            p,
+                            view::palette_line(&format!("[DM from {name}]: {text}"), &prompt),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            Place::None => {}
+        }
+    }
+
+    pub(super) fn push_history(&mut self, id: ClientId, line: Rc<[u8]>) {
+        let max = self.cfg.chatview_max;
+        if let Some(c) = self.client_mut(id) {
+            if c.history.len() >= max {
+                c.history.pop_front();
+            }
+            c.history.push_back(line);
+        }
+    }
+
+    /// Adds one line to a viewer's history and sends the incremental update.
+    pub(super) fn view_push_one(&mut self, id: ClientId, line: Rc<[u8]>) {
+        let update = view::view_update(&line, self.cfg.chatview_max);
+        self.push_history(id, line);
+        self.write(id, update);
+    }
+
+    /// A viewer pressed Enter, so their terminal's echo left the typed line
+    /// on the input row: clear it and redraw the prompt, nothing more (a
+    /// full redraw would cost the whole history per message sent).
+    pub(super) fn after_enter(&mut self, id: ClientId) {
+        if self.state(id) == Some(State::ChatView) {
+            let reset = view::input_reset(self.cfg.chatview_max, self.label(id));
+            self.write(id, reset);
+        }
+    }
+
+    /// A SERVER line only the viewer sees, after they pressed Enter.
+    pub(super) fn view_notice_to_self(&mut self, id: ClientId, text: &str) {
+        self.view_push_one(id, view::server_line(self.cfg.username_limit, text));
+        self.after_enter(id);
+    }
+}

@@ -1,0 +1,479 @@
+//! The sans-IO chat core: users, rooms, DMs, sessions and chat-view
+//! histories, driven by events and answering through an [`Outbox`].
+//!
+//! It owns no socket and no clock: the shell calls [`Chat::connect`],
+//! [`Chat::line`], [`Chat::timer`], [`Chat::disconnect`] and the shutdown
+//! methods, then carries out what the outbox asks for.
+
+//! # Layout
+//!
+//! - `outbox`: what the core asks of the shell (writes, closes, timers).
+//! - `names`: choosing a username.
+//! - `palette`: the command palette's commands.
+//! - `rooms`: joining and leaving rooms, their notices.
+//! - `dm`: direct messages.
+//! - `chatview`: the chat view: messages, histories, redraws.
+//! - `invariants`: the checks tests and the session fuzzer run.
+
+mod chatview;
+mod dm;
+mod invariants;
+mod names;
+mod outbox;
+mod palette;
+mod rooms;
+
+pub use outbox::{Chunk, ClientId, Outbox, Timer, TimerKind};
+pub use rooms::{constant_time_eq, NOTICE_BURST, NOTICE_EVERY};
+
+use crate::config::Config;
+use crate::text::sanitize;
+use crate::view::{self, Label};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Connecting { dots: u8 },
+    Naming,
+    Palette,
+    ChatView,
+    ConfirmQuit,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    None,
+    Room(usize),
+    Dm(ClientId),
+}
+
+#[derive(Debug)]
+struct Client {
+    gen: u64,
+    state: State,
+    name: Option<Rc<str>>,
+    place: Place,
+    /// Last `chatviewMax` lines of the chat view; only while viewing.
+    history: VecDeque<Rc<[u8]>>,
+    /// Clients whose current place is a DM with this one.
+    dm_watchers: Vec<ClientId>,
+    /// Join/leave notices this client may still cause now (a token bucket:
+    /// `NOTICE_BURST` at most, one more every `NOTICE_EVERY`).
+    notice_tokens: f32,
+    /// When `notice_tokens` was last brought up to date.
+    notice_at: Duration,
+    /// When the client last sent a line (for `idleTimeout`).
+    last_line: Duration,
+}
+
+#[derive(Debug)]
+struct RoomState {
+    name: String,
+    public: bool,
+    password: String,
+    description: String,
+    limit: usize,
+    members: Vec<ClientId>,
+}
+
+const USERNAME_PROMPT: &str = "Enter a username: ";
+const QUIT_PROMPT: &str = "Are you sure you want to quit? (y/n) ";
+const NOT_CONNECTED: &str = "You are not connected to a chatroom or a DM!";
+/// The notice every client gets when a shutdown begins.
+pub const SHUTDOWN_NOTICE: &str = "The server will be shutting down in 5 seconds!!";
+/// The last words every client gets.
+pub const GOODBYE: &str = "Server shut down. Goodbye!";
+const DOT_INTERVAL: Duration = Duration::from_millis(500);
+const DOTS: u8 = 5;
+
+/// The chat core.
+#[derive(Debug)]
+pub struct Chat {
+    cfg: Config,
+    version: &'static str,
+    clients: Vec<Option<Client>>,
+    /// Lower-cased username → client.
+    names: HashMap<String, ClientId>,
+    rooms: Vec<RoomState>,
+    next_gen: u64,
+    shutting_down: bool,
+    /// Time since the shell started, as last told by [`Chat::set_now`].
+    now: Duration,
+    /// Requests for the shell; drain after every call.
+    pub out: Outbox,
+}
+
+impl Chat {
+    /// A core serving `cfg`; `version` is shown in the banner.
+    pub fn new(cfg: Config, version: &'static str) -> Chat {
+        let rooms = cfg
+            .rooms
+            .0
+            .iter()
+            .map(|(name, r)| RoomState {
+                name: name.clone(),
+                public: r.public,
+                password: r.password.clone(),
+                description: r.description.clone(),
+                limit: r.limit,
+                members: Vec::new(),
+            })
+            .collect();
+        Chat {
+            cfg,
+            version,
+            clients: Vec::new(),
+            names: HashMap::new(),
+            rooms,
+            next_gen: 0,
+            shutting_down: false,
+            now: Duration::ZERO,
+            out: Outbox::default(),
+        }
+    }
+
+    /// Tells the core the time (since the shell started; never decreasing)
+    /// for the rules that need it, such as the join/leave notice budget.
+    pub fn set_now(&mut self, now: Duration) {
+        self.now = self.now.max(now);
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Clients known to the core (named or not).
+    pub fn client_count(&self) -> usize {
+        self.clients.iter().filter(|c| c.is_some()).count()
+    }
+
+    /// Clients that have chosen a username.
+    pub fn named_count(&self) -> usize {
+        self.names.len()
+    }
+
+    /// A client's username, once chosen.
+    pub fn name(&self, id: ClientId) -> Option<&str> {
+        self.client(id)?.name.as_deref()
+    }
+
+    /// Whether the client's input should be handed over now (not during the
+    /// connection delay, when typed lines wait).
+    pub fn wants_input(&self, id: ClientId) -> bool {
+        matches!(
+            self.client(id).map(|c| c.state),
+            Some(State::Naming | State::Palette | State::ChatView | State::ConfirmQuit)
+        )
+    }
+
+    /// The full chat-view frame for a client that is viewing, to replace
+    /// pending incremental updates when it has fallen behind.
+    pub fn full_view(&self, id: ClientId) -> Option<Vec<u8>> {
+        let c = self.client(id)?;
+        (c.state == State::ChatView)
+            .then(|| view::full_view(&c.history, self.cfg.chatview_max, self.label(id)))
+    }
+
+    fn client(&self, id: ClientId) -> Option<&Client> {
+        self.clients.get(id)?.as_ref()
+    }
+
+    fn client_mut(&mut self, id: ClientId) -> Option<&mut Client> {
+        self.clients.get_mut(id)?.as_mut()
+    }
+
+    fn state(&self, id: ClientId) -> Option<State> {
+        self.client(id).map(|c| c.state)
+    }
+
+    fn write(&mut self, id: ClientId, bytes: impl Into<Vec<u8>>) {
+        self.out.writes.push((id, Chunk::Owned(bytes.into())));
+    }
+
+    fn label(&self, id: ClientId) -> Label<'_> {
+        match self.client(id).map(|c| c.place) {
+            Some(Place::Room(r)) => Label::Room(&self.rooms[r].name),
+            Some(Place::Dm(p)) => self.name(p).map_or(Label::None, Label::Dm),
+            _ => Label::None,
+        }
+    }
+
+    fn prompt(&self, id: ClientId) -> String {
+        match self.state(id) {
+            Some(State::ConfirmQuit) => QUIT_PROMPT.to_string(),
+            Some(State::Naming) => USERNAME_PROMPT.to_string(),
+            _ => view::prompt(self.label(id)),
+        }
+    }
+
+    /// Replies with `lines` (each ended by CRLF) and the palette prompt.
+    fn reply(&mut self, id: ClientId, lines: &[&str]) {
+        let mut s = String::new();
+        for l in lines {
+            s.push_str(l);
+            s.push_str("\r\n");
+        }
+        s.push_str(&self.prompt(id));
+        self.write(id, s);
+    }
+
+    // ---- events -------------------------------------------------------
+
+    /// A new connection with key `id` was accepted.
+    pub fn connect(&mut self, id: ClientId) {
+        if self.clients.len() <= id {
+            self.clients.resize_with(id + 1, || None);
+        }
+        self.next_gen += 1;
+        let gen = self.next_gen;
+        self.clients[id] = Some(Client {
+            gen,
+            state: State::Connecting { dots: 0 },
+            name: None,
+            place: Place::None,
+            history: VecDeque::new(),
+            dm_watchers: Vec::new(),
+            notice_tokens: NOTICE_BURST,
+            notice_at: self.now,
+            last_line: self.now,
+        });
+        if self.cfg.name_timeout > 0 {
+            self.out.timers.push(Timer {
+                client: id,
+                gen,
+                kind: TimerKind::NameTimeout,
+                after: Duration::from_secs(self.cfg.name_timeout),
+            });
+        }
+        if self.cfg.connection_timeout {
+            self.write(id, "\r\nConnecting you");
+            self.out.timers.push(Timer {
+                client: id,
+                gen,
+                kind: TimerKind::Dot,
+                after: DOT_INTERVAL,
+            });
+        } else {
+            self.welcome(id);
+        }
+    }
+
+    fn welcome(&mut self, id: ClientId) {
+        if let Some(c) = self.client_mut(id) {
+            c.state = State::Naming;
+        }
+        let mut s = view::banner(&self.cfg.welcome_message, self.version);
+        s.push_str(&format!(
+            "Pick a username: 1-{} characters, no spaces, not starting with ':'.\r\n{USERNAME_PROMPT}",
+            self.cfg.username_limit
+        ));
+        self.write(id, s);
+    }
+
+    /// A timer set for `id` at generation `gen` fired.
+    pub fn timer(&mut self, id: ClientId, gen: u64, kind: TimerKind) {
+        let now = self.now;
+        let Some(c) = self.client_mut(id) else { return };
+        if c.gen != gen {
+            return;
+        }
+        match (kind, c.state) {
+            (TimerKind::Dot, State::Connecting { dots }) => {
+                c.state = State::Connecting { dots: dots + 1 };
+                self.write(id, ".");
+                if dots + 1 < DOTS {
+                    self.out.timers.push(Timer {
+                        client: id,
+                        gen,
+                        kind,
+                        after: DOT_INTERVAL,
+                    });
+                } else {
+                    self.welcome(id);
+                }
+            }
+            (TimerKind::Idle, State::Palette | State::ChatView | State::ConfirmQuit) => {
+                let quiet = now.saturating_sub(c.last_line);
+                let idle = self.idle_timeout();
+                if quiet < idle {
+                    // A line came since the timer was set: wait for the rest.
+                    self.out.timers.push(Timer {
+                        client: id,
+                        gen,
+                        kind,
+                        after: idle - quiet,
+                    });
+                } else {
+                    let minutes = self.cfg.idle_timeout;
+                    let s = if minutes == 1 { "" } else { "s" };
+                    self.write(
+                        id,
+                        format!("\r\n\r\nYou sent nothing for {minutes} minute{s}. Goodbye!\r\n"),
+                    );
+                    self.close(id, "idle timeout");
+                }
+            }
+            (TimerKind::NameTimeout, State::Connecting { .. } | State::Naming) => {
+                self.write(id, "\r\nYou took too long to pick a username. Goodbye!\r\n");
+                self.close(id, "name timeout");
+            }
+            _ => {}
+        }
+    }
+
+    /// The client sent a line longer than `maxLineLength`; it was dropped.
+    pub fn line_too_long(&mut self, id: ClientId) {
+        match self.state(id) {
+            Some(State::ChatView) => self.view_notice_to_self(id, "Line too long."),
+            Some(State::Connecting { .. } | State::Closed) | None => {}
+            Some(_) => self.reply(id, &["Line too long."]),
+        }
+    }
+
+    /// The client sent a complete line (raw bytes, not yet sanitised).
+    pub fn line(&mut self, id: ClientId, raw: &[u8]) {
+        let now = self.now;
+        if let Some(c) = self.client_mut(id) {
+            c.last_line = now;
+        }
+        let text = sanitize(raw);
+        match self.state(id) {
+            Some(State::Naming) => self.choose_name(id, text.trim()),
+            Some(State::Palette) => self.palette(id, text.trim()),
+            Some(State::ChatView) => self.chat_view_line(id, &text),
+            Some(State::ConfirmQuit) => {
+                let answer = text.trim().to_ascii_lowercase();
+                if answer == "y" || answer == "yes" {
+                    self.write(id, "Disconnecting. Goodbye!\r\n");
+                    self.close(id, "quit");
+                } else {
+                    self.set_state(id, State::Palette);
+                    self.reply(id, &[]);
+                }
+            }
+            Some(State::Connecting { .. } | State::Closed) | None => {}
+        }
+    }
+
+    /// The connection is gone (EOF, error, closed by request, or dropped by
+    /// the shell); the key may be reused afterwards.
+    pub fn disconnect(&mut self, id: ClientId) {
+        // A client closed by the shutdown goodbye still holds its room, DM
+        // and name; cleanup is quiet towards clients that are closed.
+        self.cleanup(id);
+        if let Some(slot) = self.clients.get_mut(id) {
+            *slot = None;
+        }
+    }
+
+    /// First shutdown signal: tell everyone.
+    pub fn shutdown_notice(&mut self) {
+        self.shutting_down = true;
+        for id in 0..self.clients.len() {
+            match self.state(id) {
+                Some(State::ChatView) => {
+                    let line = view::server_line(self.cfg.username_limit, SHUTDOWN_NOTICE);
+                    self.view_push_one(id, line);
+                }
+                Some(State::Connecting { .. }) => {
+                    // Not welcomed yet, and nobody is welcomed now.
+                    self.write(
+                        id,
+                        format!("\r\n{SHUTDOWN_NOTICE}\r\nThe server is shutting down, try again later.\r\n"),
+                    );
+                    self.close(id, "server shutdown");
+                }
+                Some(State::Closed) | None => {}
+                Some(_) => {
+                    let p = self.prompt(id);
+                    self.write(id, view::palette_notice(SHUTDOWN_NOTICE, &p));
+                }
+            }
+        }
+    }
+
+    /// Whether a shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        self.shutting_down
+    }
+
+    /// End of the grace period: say goodbye to everyone and close them all.
+    pub fn shutdown_goodbye(&mut self) {
+        self.shutting_down = true;
+        for id in 0..self.clients.len() {
+            match self.state(id) {
+                Some(State::ChatView) => {
+                    let line = view::server_line(self.cfg.username_limit, GOODBYE);
+                    self.view_push_one(id, line);
+                    self.write(id, "\r\n");
+                }
+                Some(State::Closed) | None => continue,
+                Some(_) => self.write(id, view::palette_notice(GOODBYE, "")),
+            }
+            self.set_state(id, State::Closed);
+            self.out.closes.push((id, "server shutdown"));
+        }
+    }
+
+    // ---- sessions -----------------------------------------------------
+
+    fn set_state(&mut self, id: ClientId, state: State) {
+        if let Some(c) = self.client_mut(id) {
+            c.state = state;
+        }
+    }
+
+    fn close(&mut self, id: ClientId, reason: &'static str) {
+        if self.state(id).is_some_and(|s| s != State::Closed) {
+            self.cleanup(id);
+            self.set_state(id, State::Closed);
+            self.out.closes.push((id, reason));
+        }
+    }
+
+    /// Leaves the client's room or DM, closes DMs others have with it, and
+    /// frees its name.
+    fn cleanup(&mut self, id: ClientId) {
+        self.leave_place(id);
+        let Some(c) = self.client_mut(id) else { return };
+        let watchers = std::mem::take(&mut c.dm_watchers);
+        let name = c.name.take();
+        c.history = VecDeque::new();
+        if let Some(name) = name {
+            self.names.remove(&name.to_lowercase());
+            for w in watchers {
+                if let Some(wc) = self.client_mut(w) {
+                    wc.place = Place::None;
+                    if wc.state == State::Closed {
+                        continue;
+                    }
+                    let viewing = wc.state == State::ChatView;
+                    let msg = format!("{name} disconnected. Your DM with {name} was closed.");
+                    if viewing {
+                        wc.state = State::Palette;
+                        wc.history = VecDeque::new();
+                        let p = self.prompt(w);
+                        self.write(w, format!("{}{msg}\r\n{p}", view::CLEAR));
+                    } else {
+                        let p = self.prompt(w);
+                        self.write(w, view::palette_line(&msg, &p));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Chat {
+    /// `idleTimeout` as a duration (the config bounds it, so no overflow).
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.cfg.idle_timeout.saturating_mul(60))
+    }
+}
+
+#[cfg(test)]
+mod tests;
