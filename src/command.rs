@@ -29,6 +29,8 @@ pub enum Command {
     Close,
     /// `:quit`
     Quit,
+    /// `:size` (say the size) or `:size COLSxROWS` (set it).
+    Size(Option<(u16, u16)>),
 }
 
 /// Why a palette line is not a command that can run.
@@ -74,11 +76,18 @@ pub const HELP: &[(&str, &str)] = &[
         "Enter the chat view of your room or DM (leave it with :q)",
     ),
     (":close", "Leave your current chatroom or close your DM"),
+    (":size [COLSxROWS]", "Show or set your terminal's size"),
     (":quit", "Disconnect from the server"),
+];
+
+/// Every command name, for Tab completion.
+pub const NAMES: &[&str] = &[
+    ":help", ":list", ":listall", ":rooms", ":join", ":dm", ":chat", ":close", ":size", ":quit",
 ];
 
 const JOIN_USAGE: &str = "Usage: :join ROOM [PASSWORD]";
 const DM_USAGE: &str = "Usage: :dm USER";
+const SIZE_USAGE: &str = "Usage: :size [COLSxROWS], e.g. :size 80x24";
 
 /// Parses a sanitised palette line (not empty). Command names are
 /// case-insensitive; arguments are separated by whitespace.
@@ -121,8 +130,23 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
             }),
             _ => Err(ParseError::Usage(DM_USAGE)),
         },
+        "size" => match args.as_slice() {
+            [] => Ok(Command::Size(None)),
+            [size] => parse_size(size)
+                .map(|s| Command::Size(Some(s)))
+                .ok_or(ParseError::Usage(SIZE_USAGE)),
+            _ => Err(ParseError::Usage(SIZE_USAGE)),
+        },
         _ => Err(ParseError::Unknown),
     }
+}
+
+/// `COLSxROWS` (also `COLS×ROWS`), each 1-9999.
+fn parse_size(s: &str) -> Option<(u16, u16)> {
+    let (c, r) = s.split_once(['x', 'X', '×'])?;
+    let c: u16 = c.parse().ok()?;
+    let r: u16 = r.parse().ok()?;
+    ((1..10_000).contains(&c) && (1..10_000).contains(&r)).then_some((c, r))
 }
 
 #[cfg(test)]
@@ -153,6 +177,12 @@ mod tests {
             })
         );
         assert_eq!(parse(":dm bob"), Ok(Command::Dm { user: "bob".into() }));
+        assert_eq!(parse(":size"), Ok(Command::Size(None)));
+        assert_eq!(parse(":size 60x15"), Ok(Command::Size(Some((60, 15)))));
+        assert_eq!(parse(":size 60X15"), Ok(Command::Size(Some((60, 15)))));
+        assert_eq!(parse(":size 60"), Err(ParseError::Usage(SIZE_USAGE)));
+        assert_eq!(parse(":size 0x15"), Err(ParseError::Usage(SIZE_USAGE)));
+        assert_eq!(parse(":size 60x15 1"), Err(ParseError::Usage(SIZE_USAGE)));
     }
 
     #[test]

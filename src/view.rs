@@ -1,13 +1,12 @@
 //! Pure rendering: banner, prompts, message lines and the chat view's
 //! escape sequences, as bytes ready for the wire.
 
+use crate::term::width::{truncate, width as term_width, wrap};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// Clear the screen and home the cursor.
 pub const CLEAR: &str = "\x1b[2J\x1b[H";
-/// Width of the chat view's separator line.
-pub const SEPARATOR_WIDTH: usize = 60;
 const RED_BG: &str = "\x1b[41m\x1b[97m";
 const RESET: &str = "\x1b[0m";
 
@@ -43,7 +42,7 @@ pub fn banner(welcome: &str, version: &str) -> String {
     if welcome.is_empty() {
         s.push_str("Welcome!\r\n");
     } else {
-        let dashes = "-".repeat(welcome.chars().count());
+        let dashes = "-".repeat(term_width(welcome));
         s.push_str(&format!(
             "/-{dashes}-\\\r\n| {welcome} |\r\n\\-{dashes}-/\r\n"
         ));
@@ -52,101 +51,249 @@ pub fn banner(welcome: &str, version: &str) -> String {
     s
 }
 
-/// A chat message as stored in history: `[NAME<pad>]: TEXT`.
-pub fn message_line(name: &str, width: usize, text: &str) -> Rc<[u8]> {
-    let pad = width.saturating_sub(name.chars().count());
+/// How a history line looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// A chat message.
+    Plain,
+    /// A SERVER line or a highlighted notice: red background.
+    Highlight,
+}
+
+/// One line of chat-view history: plain text (already sanitised) and its
+/// style. It is laid out for each viewer's width when drawn, and shared
+/// (`Rc`) by every viewer's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistLine {
+    /// The style.
+    pub style: Style,
+    /// The text, without escape sequences.
+    pub text: Box<str>,
+}
+
+/// A chat message as stored in history: `[NAME<pad>]: TEXT`, the name
+/// padded to `width` terminal columns.
+pub fn message_line(name: &str, width: usize, text: &str) -> Rc<HistLine> {
+    let pad = width.saturating_sub(term_width(name));
     let mut s = String::with_capacity(name.len() + pad + text.len() + 4);
     s.push('[');
     s.push_str(name);
     s.extend(std::iter::repeat_n(' ', pad));
     s.push_str("]: ");
     s.push_str(text);
-    Rc::from(s.into_bytes())
+    Rc::new(HistLine {
+        style: Style::Plain,
+        text: s.into_boxed_str(),
+    })
 }
 
 /// A SERVER line as stored in history, highlighted with a red background.
-pub fn server_line(width: usize, text: &str) -> Rc<[u8]> {
+pub fn server_line(width: usize, text: &str) -> Rc<HistLine> {
     let pad = width.saturating_sub("SERVER".len());
-    let s = format!("{RED_BG}[SERVER{}]: {text}{RESET}", " ".repeat(pad));
-    Rc::from(s.into_bytes())
+    Rc::new(HistLine {
+        style: Style::Highlight,
+        text: format!("[SERVER{}]: {text}", " ".repeat(pad)).into_boxed_str(),
+    })
 }
 
 /// A line in the chat view styled like a SERVER line, with its own words
 /// (a DM arriving while another chat view is open).
-pub fn highlight_line(text: &str) -> Rc<[u8]> {
-    Rc::from(format!("{RED_BG}{text}{RESET}").into_bytes())
+pub fn highlight_line(text: &str) -> Rc<HistLine> {
+    Rc::new(HistLine {
+        style: Style::Highlight,
+        text: text.into(),
+    })
 }
 
 /// A highlighted block for the palette (shutdown notice), then the prompt.
-pub fn palette_notice(text: &str, prompt: &str) -> String {
-    format!("\r\x1b[K\r\n{RED_BG} {text} {RESET}\r\n\r\n{prompt}")
+pub fn palette_notice(text: &str) -> String {
+    format!("\r\x1b[K\r\n{RED_BG} {text} {RESET}\r\n\r\n")
 }
 
-/// A line printed above the palette prompt (e.g. a DM), then the prompt.
-pub fn palette_line(text: &str, prompt: &str) -> String {
-    format!("\r\x1b[K{text}\r\n{prompt}")
+/// A line printed above the palette prompt (e.g. a DM); the prompt follows.
+pub fn palette_line(text: &str) -> String {
+    format!("\r\x1b[K{text}\r\n")
 }
 
-/// The separator under the history area, 60 columns ending in the label.
-pub fn separator(label: Label) -> String {
+/// Where the chat view's parts sit on one viewer's screen: the input line
+/// on the terminal's last row (in line mode the row above it, since the
+/// client's own echo of Enter moves the cursor down one row and must not
+/// scroll the screen), the separator above it, `history` rows of messages
+/// above that; rows left over stay empty at the top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Layout {
+    /// Terminal columns.
+    pub cols: usize,
+    /// Terminal rows.
+    pub rows: usize,
+    /// History rows: `min(chatviewMax, rows - 2)` (`rows - 3` in line
+    /// mode); 0 when the terminal is too small for the view.
+    pub history: usize,
+    /// The first history row (1-based).
+    pub top: usize,
+}
+
+/// The smallest terminal the chat view is drawn on.
+pub const MIN_COLS: usize = 20;
+/// See [`MIN_COLS`].
+pub const MIN_ROWS: usize = 4;
+
+impl Layout {
+    /// The layout for a `cols`×`rows` terminal showing up to `max` lines;
+    /// `char_mode`: the server echoes, so the input line may be the last row.
+    pub fn new(cols: usize, rows: usize, max: usize, char_mode: bool) -> Layout {
+        if cols < MIN_COLS || rows < MIN_ROWS {
+            return Layout {
+                cols,
+                rows,
+                history: 0,
+                top: 1,
+            };
+        }
+        let input = if char_mode { rows } else { rows - 1 };
+        let history = max.clamp(1, input - 2);
+        Layout {
+            cols,
+            rows,
+            history,
+            top: input - 1 - history,
+        }
+    }
+
+    /// Whether the terminal is too small for the view.
+    pub fn too_small(&self) -> bool {
+        self.history == 0
+    }
+
+    /// The separator's row (1-based).
+    pub fn separator_row(&self) -> usize {
+        self.top + self.history
+    }
+
+    /// The input line's row (1-based).
+    pub fn input_row(&self) -> usize {
+        self.separator_row() + 1
+    }
+}
+
+/// The separator under the history area: dashes across the terminal,
+/// ending in the label.
+pub fn separator(label: Label, cols: usize) -> String {
     let tag = label.tag();
-    let dashes = SEPARATOR_WIDTH.saturating_sub(tag.chars().count());
+    let tag = truncate(&tag, cols);
+    let dashes = cols.saturating_sub(term_width(tag));
     format!("{}{tag}", "-".repeat(dashes))
 }
 
-/// The whole chat view: clear, `height` history rows (newest at the bottom,
-/// empty rows above), the separator and the input prompt.
-pub fn full_view(history: &VecDeque<Rc<[u8]>>, height: usize, label: Label) -> Vec<u8> {
-    let body: usize = history.iter().map(|l| l.len() + 2).sum();
-    let mut out = Vec::with_capacity(CLEAR.len() + body + 2 * height + SEPARATOR_WIDTH + 8);
+/// Appends one row of a history line, styled.
+fn push_row(out: &mut Vec<u8>, row: &str, style: Style) {
+    match style {
+        Style::Plain => out.extend_from_slice(row.as_bytes()),
+        Style::Highlight => {
+            out.extend_from_slice(RED_BG.as_bytes());
+            out.extend_from_slice(row.as_bytes());
+            out.extend_from_slice(RESET.as_bytes());
+        }
+    }
+}
+
+/// What a terminal too small for the chat view shows instead.
+pub fn too_small(layout: Layout) -> String {
+    format!(
+        "{CLEAR}Terminal too small ({}x{}). Try :size.\r\n",
+        layout.cols, layout.rows
+    )
+}
+
+/// The whole chat view but its prompt: clear, the history rows (newest at
+/// the bottom, wrapped to the width), the separator, and the cursor at the
+/// start of the input line.
+pub fn full_view(history: &VecDeque<Rc<HistLine>>, layout: Layout, label: Label) -> Vec<u8> {
+    if layout.too_small() {
+        return too_small(layout).into_bytes();
+    }
+    // The newest rows that fill the history area, newest first.
+    let mut rows: Vec<(&str, Style)> = Vec::with_capacity(layout.history);
+    'fill: for line in history.iter().rev() {
+        for row in wrap(&line.text, layout.cols).into_iter().rev() {
+            if rows.len() == layout.history {
+                break 'fill;
+            }
+            rows.push((row, line.style));
+        }
+    }
+    let mut out = Vec::with_capacity(CLEAR.len() + 16 + layout.cols * (layout.history + 2));
     out.extend_from_slice(CLEAR.as_bytes());
-    let shown = history.len().min(height);
-    for _ in shown..height {
+    let first = layout.separator_row() - rows.len();
+    out.extend_from_slice(format!("\x1b[{first};1H").as_bytes());
+    for (row, style) in rows.into_iter().rev() {
+        push_row(&mut out, row, style);
         out.extend_from_slice(b"\r\n");
     }
-    for line in history.iter().skip(history.len() - shown) {
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(separator(label).as_bytes());
-    out.extend_from_slice(b"\r\n> ");
+    out.extend_from_slice(separator(label, layout.cols).as_bytes());
+    out.extend_from_slice(b"\r\n");
     out
 }
 
-/// The incremental update for one new history line, the same bytes for every
-/// viewer: save the cursor, scroll only the history area (rows 1..=height)
-/// up by one, write the line on its last row, reset the scroll region and
-/// restore the cursor — the input line is never touched.
-pub fn view_update(line: &[u8], height: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(line.len() + 32);
-    out.extend_from_slice(format!("\x1b7\x1b[1;{height}r\x1b[{height};1H\n").as_bytes());
-    out.extend_from_slice(line);
+/// The incremental update for one new history line, the same bytes for
+/// every viewer with the same layout: save the cursor, scroll only the
+/// history rows up by the line's rows, write them at the bottom of the
+/// history area, reset the scroll region and restore the cursor — the
+/// input line is never touched.
+pub fn view_update(line: &HistLine, layout: Layout) -> Vec<u8> {
+    if layout.too_small() {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(line.text.len() + 40);
+    let (top, bottom) = (layout.top, layout.separator_row() - 1);
+    out.extend_from_slice(format!("\x1b7\x1b[{top};{bottom}r\x1b[{bottom};1H\r\n").as_bytes());
+    let rows = wrap(&line.text, layout.cols);
+    let skip = rows.len().saturating_sub(layout.history);
+    for (i, row) in rows[skip..].iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"\r\n");
+        }
+        push_row(&mut out, row, line.style);
+    }
     out.extend_from_slice(b"\x1b[r\x1b8");
     out
 }
 
-/// After the viewer pressed Enter (their terminal echoed the line and moved
-/// the cursor below the input line): draw the separator and an empty input
-/// line again and clear what is below. Follows the history update, if any.
-pub fn input_reset(height: usize, label: Label) -> Vec<u8> {
-    format!("\x1b[{};1H{}\r\n\x1b[J> ", height + 1, separator(label)).into_bytes()
+/// After the viewer pressed Enter: draw the separator again and clear the
+/// input line and what is below it (the echo of Enter, in line mode); the
+/// prompt follows.
+pub fn input_reset(layout: Layout, label: Label) -> Vec<u8> {
+    if layout.too_small() {
+        return format!("\x1b[{};1H\x1b[J", layout.rows.max(1)).into_bytes();
+    }
+    format!(
+        "\x1b[{};1H{}\r\n\x1b[J",
+        layout.separator_row(),
+        separator(label, layout.cols)
+    )
+    .into_bytes()
 }
 
-/// Leaving the chat view: clear the screen, say so, show the prompt.
-pub fn left_view(prompt: &str) -> String {
-    format!("{CLEAR}You left chat view.\r\n{prompt}")
+/// Leaving the chat view: clear the screen and say so; the prompt follows.
+pub fn left_view() -> String {
+    format!("{CLEAR}You left chat view.\r\n")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn hist(lines: &[&str]) -> VecDeque<Rc<HistLine>> {
+        lines.iter().map(|l| message_line("a", 3, l)).collect()
+    }
+
     #[test]
-    fn banner_box_fits_message() {
+    fn banner_box_fits_message_by_display_width() {
         let b = banner("WELCOME!", "1.2.3");
         assert!(b.contains("/----------\\\r\n| WELCOME! |\r\n\\----------/\r\n"));
         assert!(b.contains("Powered by chatsock v1.2.3"));
         assert!(banner("", "1").contains("Welcome!\r\n"));
+        assert!(banner("日本", "1").contains("/------\\\r\n| 日本 |\r\n"));
     }
 
     #[test]
@@ -157,38 +304,120 @@ mod tests {
     }
 
     #[test]
-    fn message_line_pads_name() {
-        assert_eq!(&*message_line("bob", 10, "hi"), b"[bob       ]: hi");
-        assert_eq!(&*message_line("élan", 6, "x"), "[élan  ]: x".as_bytes());
+    fn message_line_pads_name_by_display_width() {
+        assert_eq!(&*message_line("bob", 10, "hi").text, "[bob       ]: hi");
+        assert_eq!(&*message_line("élan", 6, "x").text, "[élan  ]: x");
+        // Two wide characters take four of the six columns.
+        assert_eq!(&*message_line("日本", 6, "x").text, "[日本  ]: x");
+        assert_eq!(&*message_line("🎉a", 6, "x").text, "[🎉a   ]: x");
     }
 
     #[test]
-    fn separator_is_sixty_columns() {
-        let s = separator(Label::Room("general"));
-        assert_eq!(s.chars().count(), 60);
+    fn layout_fits_the_terminal() {
+        // 80×24 in line mode, 20 lines: rows 2-21, separator 22, input 23.
+        let l = Layout::new(80, 24, 20, false);
+        assert_eq!(
+            (l.history, l.top, l.separator_row(), l.input_row()),
+            (20, 2, 22, 23)
+        );
+        // Character mode: the input line is the last row.
+        let l = Layout::new(80, 24, 20, true);
+        assert_eq!((l.history, l.input_row()), (20, 24));
+        // A short terminal: history min(chatviewMax, rows - 2).
+        let l = Layout::new(60, 15, 20, true);
+        assert_eq!((l.history, l.top, l.input_row()), (13, 1, 15));
+        let l = Layout::new(60, 15, 20, false);
+        assert_eq!((l.history, l.top, l.input_row()), (12, 1, 14));
+        // A tall one: the view sits at the bottom.
+        let l = Layout::new(120, 40, 20, true);
+        assert_eq!((l.top, l.input_row()), (19, 40));
+        assert!(Layout::new(19, 24, 20, true).too_small());
+        assert!(Layout::new(80, 3, 20, true).too_small());
+        assert!(!Layout::new(20, 4, 20, true).too_small());
+        assert_eq!(Layout::new(20, 4, 20, true).history, 2);
+    }
+
+    #[test]
+    fn separator_spans_the_terminal() {
+        let s = separator(Label::Room("general"), 80);
+        assert_eq!(s.chars().count(), 80);
         assert!(s.ends_with("-[room/general]"));
-        assert!(separator(Label::Dm("bob")).ends_with("[dm/bob]"));
+        assert_eq!(separator(Label::Dm("bob"), 30).chars().count(), 30);
+        // A tag wider than the terminal is cut, never wrapped.
+        assert_eq!(
+            separator(Label::Room(&"x".repeat(50)), 20).chars().count(),
+            20
+        );
     }
 
     #[test]
-    fn full_view_has_height_rows_then_separator() {
-        let mut h = VecDeque::new();
-        h.push_back(message_line("a", 3, "one"));
-        let v = String::from_utf8(full_view(&h, 4, Label::Room("r"))).unwrap();
+    fn full_view_fills_the_history_rows_then_separator() {
+        let h = hist(&["one"]);
+        let l = Layout::new(40, 10, 4, true);
+        let v = String::from_utf8(full_view(&h, l, Label::Room("r"))).unwrap();
+        // One line shown at the bottom of the history area (rows 5-8).
+        assert!(
+            v.starts_with(&format!("{CLEAR}\x1b[8;1H[a  ]: one\r\n")),
+            "{v:?}"
+        );
+        assert!(v.ends_with("[room/r]\r\n"), "{v:?}");
+        let empty = String::from_utf8(full_view(&hist(&[]), l, Label::Room("r"))).unwrap();
+        assert!(
+            empty.starts_with(&format!("{CLEAR}\x1b[9;1H-")),
+            "{empty:?}"
+        );
+    }
+
+    #[test]
+    fn full_view_wraps_and_keeps_the_newest_rows() {
+        let long = "x".repeat(50);
+        let h = hist(&["old", &long]);
+        // 20 columns, 3 history rows: the long line takes 3 rows itself.
+        let l = Layout::new(20, 5, 3, true);
+        let v = String::from_utf8(full_view(&h, l, Label::None)).unwrap();
+        assert!(!v.contains("old"), "{v:?}");
         let body = v.strip_prefix(CLEAR).unwrap();
         let rows: Vec<&str> = body.split("\r\n").collect();
-        assert_eq!(rows.len(), 6);
-        assert_eq!(&rows[..4], &["", "", "", "[a  ]: one"]);
-        assert!(rows[4].ends_with("[room/r]"));
-        assert_eq!(rows[5], "> ");
+        assert_eq!(rows.len(), 5, "{rows:?}");
+        assert!(rows[..3].iter().all(|r| width(strip(r)) <= 20), "{rows:?}");
+        assert!(rows[2].ends_with("xxxx"), "{rows:?}");
+    }
+
+    fn strip(s: &str) -> &str {
+        s.rsplit('H').next().unwrap()
+    }
+
+    fn width(s: &str) -> usize {
+        term_width(s)
     }
 
     #[test]
-    fn update_costs_about_the_line() {
+    fn too_small_says_so() {
+        let l = Layout::new(10, 3, 20, true);
+        let v = String::from_utf8(full_view(&hist(&["a"]), l, Label::None)).unwrap();
+        assert!(v.contains("Terminal too small (10x3). Try :size."), "{v:?}");
+        assert!(view_update(&message_line("a", 3, "b"), l).is_empty());
+    }
+
+    #[test]
+    fn update_costs_about_the_line_and_never_touches_the_input_row() {
         let line = message_line("bob", 10, &"x".repeat(100));
-        let u = view_update(&line, 20);
-        assert!(u.len() <= line.len() + 30, "{}", u.len());
-        assert!(u.starts_with(b"\x1b7\x1b[1;20r\x1b[20;1H\n"));
+        let l = Layout::new(80, 24, 20, false);
+        let u = view_update(&line, l);
+        assert!(u.len() <= 160, "{}", u.len());
+        assert!(u.starts_with(b"\x1b7\x1b[2;21r\x1b[21;1H\r\n"), "{u:?}");
         assert!(u.ends_with(b"\x1b[r\x1b8"));
+        // Wrapped onto two rows of at most 80 columns.
+        let text = String::from_utf8(u).unwrap();
+        assert_eq!(text.matches("\r\n").count(), 2);
+    }
+
+    #[test]
+    fn server_lines_are_highlighted_on_every_row() {
+        let line = server_line(6, &"y".repeat(30));
+        let l = Layout::new(20, 10, 5, true);
+        let u = String::from_utf8(view_update(&line, l)).unwrap();
+        assert_eq!(u.matches(RED_BG).count(), 2, "{u:?}");
+        assert_eq!(u.matches(RESET).count(), 2, "{u:?}");
     }
 }

@@ -10,22 +10,6 @@ fn small() -> Cfg {
     Cfg::base().set("chatviewMax", "3")
 }
 
-/// The full frame a viewer sees: clear, `height` rows (history at the
-/// bottom), the separator and the prompt.
-fn frame(height: usize, history: &[String], tag: &str) -> String {
-    let mut s = String::from(CLEAR);
-    for _ in history.len()..height {
-        s.push_str("\r\n");
-    }
-    for l in history {
-        s.push_str(l);
-        s.push_str("\r\n");
-    }
-    s.push_str(&separator(tag));
-    s.push_str("\r\n> ");
-    s
-}
-
 fn line(name: &str, text: &str) -> String {
     msg_line(name, 10, text)
 }
@@ -55,8 +39,9 @@ fn entering_clears_the_screen_and_draws_empty_history_separator_and_prompt() {
     alice.send(":chat");
     let got = alice.expect(&format!("{GENERAL}\r\n> "));
     assert_eq!(got, frame(3, &[], GENERAL));
+    // The separator spans the terminal (80 columns until the client says).
     let sep = separator(GENERAL);
-    assert_eq!(sep.chars().count(), 60);
+    assert_eq!(sep.chars().count(), 80);
 }
 
 #[test]

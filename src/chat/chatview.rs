@@ -3,17 +3,19 @@
 use super::*;
 use crate::text::char_len;
 
-impl Chat {
-    // ---- chat view ----------------------------------------------------
+/// Distinct screen layouts whose update is rendered once per broadcast and
+/// shared; viewers beyond that many layouts get their own rendering.
+const LAYOUT_CACHE: usize = 8;
 
+impl Chat {
     pub(super) fn chat_view_line(&mut self, id: ClientId, text: &str) {
         if text.trim() == ":q" {
             if let Some(c) = self.client_mut(id) {
                 c.state = State::Palette;
                 c.history = VecDeque::new();
             }
-            let p = self.prompt(id);
-            self.write(id, view::left_view(&p));
+            self.write(id, view::left_view());
+            self.write_prompt(id);
             return;
         }
         if text.trim().is_empty() {
@@ -32,15 +34,7 @@ impl Chat {
         let line = view::message_line(&name, self.cfg.username_limit, text);
         match c.place {
             Place::Room(r) => {
-                let update: Rc<[u8]> = view::view_update(&line, self.cfg.chatview_max).into();
-                let members = std::mem::take(&mut self.rooms[r].members);
-                for &m in &members {
-                    if self.state(m) == Some(State::ChatView) {
-                        self.push_history(m, line.clone());
-                        self.out.writes.push((m, Chunk::Shared(update.clone())));
-                    }
-                }
-                self.rooms[r].members = members;
+                self.room_broadcast(r, line);
                 self.after_enter(id);
             }
             Place::Dm(p) => {
@@ -56,11 +50,8 @@ impl Chat {
                         self.view_push_one(p, l);
                     }
                     Some((State::Palette | State::ConfirmQuit, _)) => {
-                        let prompt = self.prompt(p);
-                        self.write(
-                            p,
-                            view::palette_line(&format!("[DM from {name}]: {text}"), &prompt),
-                        );
+                        self.write(p, view::palette_line(&format!("[DM from {name}]: {text}")));
+                        self.write_prompt(p);
                     }
                     _ => {}
                 }
@@ -69,7 +60,36 @@ impl Chat {
         }
     }
 
-    pub(super) fn push_history(&mut self, id: ClientId, line: Rc<[u8]>) {
+    /// Adds `line` to the history of every member of room `r` who is
+    /// viewing it and sends each the update for its screen, rendered once
+    /// per distinct layout.
+    pub(super) fn room_broadcast(&mut self, r: usize, line: Rc<HistLine>) {
+        let mut cache: Vec<(Layout, Rc<[u8]>)> = Vec::new();
+        let members = std::mem::take(&mut self.rooms[r].members);
+        for &m in &members {
+            if self.state(m) != Some(State::ChatView) {
+                continue;
+            }
+            let layout = self.layout(m);
+            let update = match cache.iter().find(|(l, _)| *l == layout) {
+                Some((_, u)) => u.clone(),
+                None => {
+                    let u: Rc<[u8]> = view::view_update(&line, layout).into();
+                    if cache.len() < LAYOUT_CACHE {
+                        cache.push((layout, u.clone()));
+                    }
+                    u
+                }
+            };
+            self.push_history(m, line.clone());
+            if !update.is_empty() {
+                self.out.writes.push((m, Chunk::Shared(update)));
+            }
+        }
+        self.rooms[r].members = members;
+    }
+
+    pub(super) fn push_history(&mut self, id: ClientId, line: Rc<HistLine>) {
         let max = self.cfg.chatview_max;
         if let Some(c) = self.client_mut(id) {
             if c.history.len() >= max {
@@ -80,19 +100,23 @@ impl Chat {
     }
 
     /// Adds one line to a viewer's history and sends the incremental update.
-    pub(super) fn view_push_one(&mut self, id: ClientId, line: Rc<[u8]>) {
-        let update = view::view_update(&line, self.cfg.chatview_max);
+    pub(super) fn view_push_one(&mut self, id: ClientId, line: Rc<HistLine>) {
+        let update = view::view_update(&line, self.layout(id));
         self.push_history(id, line);
-        self.write(id, update);
+        if !update.is_empty() {
+            self.write(id, update);
+        }
     }
 
-    /// A viewer pressed Enter, so their terminal's echo left the typed line
-    /// on the input row: clear it and redraw the prompt, nothing more (a
-    /// full redraw would cost the whole history per message sent).
+    /// A viewer pressed Enter (in line mode their terminal's echo left the
+    /// typed line on the input row): clear the input line and redraw the
+    /// prompt, nothing more (a full redraw would cost the whole history per
+    /// message sent).
     pub(super) fn after_enter(&mut self, id: ClientId) {
         if self.state(id) == Some(State::ChatView) {
-            let reset = view::input_reset(self.cfg.chatview_max, self.label(id));
+            let reset = view::input_reset(self.layout(id), self.label(id));
             self.write(id, reset);
+            self.write_prompt(id);
         }
     }
 

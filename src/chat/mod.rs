@@ -28,7 +28,7 @@ pub use rooms::{constant_time_eq, NOTICE_BURST, NOTICE_EVERY};
 
 use crate::config::Config;
 use crate::text::sanitize;
-use crate::view::{self, Label};
+use crate::view::{self, HistLine, Label, Layout};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
@@ -57,7 +57,9 @@ struct Client {
     name: Option<Rc<str>>,
     place: Place,
     /// Last `chatviewMax` lines of the chat view; only while viewing.
-    history: VecDeque<Rc<[u8]>>,
+    history: VecDeque<Rc<HistLine>>,
+    /// The client's terminal as the shell and `:size` report it.
+    term: Term,
     /// Clients whose current place is a DM with this one.
     dm_watchers: Vec<ClientId>,
     /// Join/leave notices this client may still cause now (a token bucket:
@@ -67,6 +69,41 @@ struct Client {
     notice_at: Duration,
     /// When the client last sent a line (for `idleTimeout`).
     last_line: Duration,
+}
+
+/// What the core knows of a client's terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Term {
+    /// Columns.
+    pub cols: u16,
+    /// Rows.
+    pub rows: u16,
+    /// The server echoes and edits the input line (character mode).
+    pub char_mode: bool,
+    /// Where the size came from.
+    pub source: SizeSource,
+}
+
+/// Where a client's terminal size came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeSource {
+    /// Nothing told us: 80×24 assumed.
+    Assumed,
+    /// The client's terminal reported it (telnet NAWS, a cursor-position
+    /// report, an SSH pty).
+    Terminal,
+    /// The user set it with `:size`.
+    Command,
+}
+
+impl Term {
+    /// 80×24, line mode, assumed.
+    pub const DEFAULT: Term = Term {
+        cols: 80,
+        rows: 24,
+        char_mode: false,
+        source: SizeSource::Assumed,
+    };
 }
 
 #[derive(Debug)]
@@ -171,11 +208,57 @@ impl Chat {
     }
 
     /// The full chat-view frame for a client that is viewing, to replace
-    /// pending incremental updates when it has fallen behind.
+    /// pending incremental updates when it has fallen behind; the input
+    /// prompt (`> `) follows it.
     pub fn full_view(&self, id: ClientId) -> Option<Vec<u8>> {
         let c = self.client(id)?;
         (c.state == State::ChatView)
-            .then(|| view::full_view(&c.history, self.cfg.chatview_max, self.label(id)))
+            .then(|| view::full_view(&c.history, self.layout(id), self.label(id)))
+    }
+
+    /// The chat view's input prompt.
+    pub const VIEW_PROMPT: &'static str = "> ";
+
+    /// Where the chat view sits on this client's screen.
+    fn layout(&self, id: ClientId) -> Layout {
+        let t = self.client(id).map_or(Term::DEFAULT, |c| c.term);
+        Layout::new(
+            usize::from(t.cols),
+            usize::from(t.rows),
+            self.cfg.chatview_max,
+            t.char_mode,
+        )
+    }
+
+    /// What the core knows of a client's terminal.
+    pub fn term(&self, id: ClientId) -> Option<Term> {
+        Some(self.client(id)?.term)
+    }
+
+    /// The shell learned the client's terminal size or mode (telnet NAWS, a
+    /// cursor-position report, character mode agreed): a viewer's screen is
+    /// redrawn to fit.
+    pub fn terminal(&mut self, id: ClientId, cols: u16, rows: u16, char_mode: bool) {
+        let Some(c) = self.client_mut(id) else { return };
+        let new = Term {
+            cols,
+            rows,
+            char_mode,
+            source: SizeSource::Terminal,
+        };
+        let changed = (c.term.cols, c.term.rows, c.term.char_mode) != (cols, rows, char_mode);
+        c.term = new;
+        if changed {
+            self.redraw_view(id);
+        }
+    }
+
+    /// Draws a viewer's whole chat view again (after a size change).
+    fn redraw_view(&mut self, id: ClientId) {
+        if let Some(frame) = self.full_view(id) {
+            self.write(id, frame);
+            self.write_prompt(id);
+        }
     }
 
     fn client(&self, id: ClientId) -> Option<&Client> {
@@ -206,8 +289,17 @@ impl Chat {
         match self.state(id) {
             Some(State::ConfirmQuit) => QUIT_PROMPT.to_string(),
             Some(State::Naming) => USERNAME_PROMPT.to_string(),
+            Some(State::ChatView) => Self::VIEW_PROMPT.to_string(),
             _ => view::prompt(self.label(id)),
         }
+    }
+
+    /// The client's prompt for its state: where its input line starts (the
+    /// shell draws a half-typed line after it in character mode).
+    fn write_prompt(&mut self, id: ClientId) {
+        let text = self.prompt(id).into_boxed_str();
+        let view = self.state(id) == Some(State::ChatView);
+        self.out.writes.push((id, Chunk::Prompt { text, view }));
     }
 
     /// Replies with `lines` (each ended by CRLF) and the palette prompt.
@@ -217,8 +309,10 @@ impl Chat {
             s.push_str(l);
             s.push_str("\r\n");
         }
-        s.push_str(&self.prompt(id));
-        self.write(id, s);
+        if !s.is_empty() {
+            self.write(id, s);
+        }
+        self.write_prompt(id);
     }
 
     // ---- events -------------------------------------------------------
@@ -236,6 +330,7 @@ impl Chat {
             name: None,
             place: Place::None,
             history: VecDeque::new(),
+            term: Term::DEFAULT,
             dm_watchers: Vec::new(),
             notice_tokens: NOTICE_BURST,
             notice_at: self.now,
@@ -268,10 +363,11 @@ impl Chat {
         }
         let mut s = view::banner(&self.cfg.welcome_message, self.version);
         s.push_str(&format!(
-            "Pick a username: 1-{} characters, no spaces, not starting with ':'.\r\n{USERNAME_PROMPT}",
+            "Pick a username: 1-{} characters, no spaces, not starting with ':'.\r\n",
             self.cfg.username_limit
         ));
         self.write(id, s);
+        self.write_prompt(id);
     }
 
     /// A timer set for `id` at generation `gen` fired.
@@ -322,6 +418,70 @@ impl Chat {
                 self.close(id, "name timeout");
             }
             _ => {}
+        }
+    }
+
+    /// Ctrl+C or Ctrl+D on an empty line (character mode): asks the
+    /// `:quit` confirmation (from the chat view too); at the username prompt
+    /// it disconnects; at the confirmation it means no.
+    pub fn interrupt(&mut self, id: ClientId) {
+        match self.state(id) {
+            Some(State::Naming) => {
+                self.write(id, "\r\nDisconnecting. Goodbye!\r\n");
+                self.close(id, "quit");
+            }
+            Some(State::Palette) => {
+                self.set_state(id, State::ConfirmQuit);
+                self.write_prompt(id);
+            }
+            Some(State::ChatView) => {
+                if let Some(c) = self.client_mut(id) {
+                    c.state = State::ConfirmQuit;
+                    c.history = VecDeque::new();
+                }
+                self.write(id, view::CLEAR);
+                self.write_prompt(id);
+            }
+            Some(State::ConfirmQuit) => {
+                self.write(id, "\r\n");
+                self.set_state(id, State::Palette);
+                self.write_prompt(id);
+            }
+            Some(State::Connecting { .. } | State::Closed) | None => {}
+        }
+    }
+
+    /// Tab completion: the candidates for the last word of `before` (the
+    /// input line up to the cursor): command names for a first word that
+    /// starts with `:`, public room names after `:join`, user names
+    /// otherwise. Case-insensitive prefix match; hidden rooms never appear.
+    pub fn complete(&self, id: ClientId, before: &str) -> Vec<String> {
+        if !matches!(self.state(id), Some(State::Palette | State::ChatView)) {
+            return Vec::new();
+        }
+        let word_start = before.rfind(' ').map_or(0, |i| i + 1);
+        let word = before[word_start..].to_lowercase();
+        let first = before.split(' ').next().unwrap_or("").to_ascii_lowercase();
+        let matches = |name: &str| name.to_lowercase().starts_with(&word);
+        if word_start == 0 && word.starts_with(':') {
+            crate::command::NAMES
+                .iter()
+                .filter(|n| n.starts_with(word.as_str()))
+                .map(|n| n.to_string())
+                .collect()
+        } else if word_start > 0 && first == ":join" {
+            self.rooms
+                .iter()
+                .filter(|r| r.public && matches(&r.name))
+                .map(|r| r.name.clone())
+                .collect()
+        } else {
+            self.names
+                .values()
+                .filter_map(|&c| self.name(c))
+                .filter(|n| matches(n))
+                .map(str::to_string)
+                .collect()
         }
     }
 
@@ -389,8 +549,8 @@ impl Chat {
                 }
                 Some(State::Closed) | None => {}
                 Some(_) => {
-                    let p = self.prompt(id);
-                    self.write(id, view::palette_notice(SHUTDOWN_NOTICE, &p));
+                    self.write(id, view::palette_notice(SHUTDOWN_NOTICE));
+                    self.write_prompt(id);
                 }
             }
         }
@@ -412,7 +572,7 @@ impl Chat {
                     self.write(id, "\r\n");
                 }
                 Some(State::Closed) | None => continue,
-                Some(_) => self.write(id, view::palette_notice(GOODBYE, "")),
+                Some(_) => self.write(id, view::palette_notice(GOODBYE)),
             }
             self.set_state(id, State::Closed);
             self.out.closes.push((id, "server shutdown"));
@@ -456,12 +616,11 @@ impl Chat {
                     if viewing {
                         wc.state = State::Palette;
                         wc.history = VecDeque::new();
-                        let p = self.prompt(w);
-                        self.write(w, format!("{}{msg}\r\n{p}", view::CLEAR));
+                        self.write(w, format!("{}{msg}\r\n", view::CLEAR));
                     } else {
-                        let p = self.prompt(w);
-                        self.write(w, view::palette_line(&msg, &p));
+                        self.write(w, view::palette_line(&msg));
                     }
+                    self.write_prompt(w);
                 }
             }
         }

@@ -6,7 +6,7 @@ use crate::text::{char_len, is_invisible};
 impl Chat {
     pub(super) fn choose_name(&mut self, id: ClientId, name: &str) {
         if name.is_empty() {
-            self.write(id, USERNAME_PROMPT);
+            self.write_prompt(id);
             return;
         }
         let key = name.to_lowercase();
@@ -23,7 +23,8 @@ impl Chat {
             None
         };
         if let Some(problem) = problem {
-            self.write(id, format!("{problem}\r\n{USERNAME_PROMPT}"));
+            self.write(id, format!("{problem}\r\n"));
+            self.write_prompt(id);
             return;
         }
         self.names.insert(key, id);

@@ -15,6 +15,14 @@ pub enum Chunk {
     Owned(Vec<u8>),
     /// Rendered once, the same bytes for every recipient.
     Shared(Rc<[u8]>),
+    /// The client's prompt: where its input line starts. The shell writes
+    /// `text` and, in character mode, the half-typed line after it.
+    Prompt {
+        /// The prompt's text.
+        text: Box<str>,
+        /// It is the chat view's input row (not a palette prompt).
+        view: bool,
+    },
 }
 
 impl Chunk {
@@ -23,6 +31,7 @@ impl Chunk {
         match self {
             Chunk::Owned(v) => v,
             Chunk::Shared(r) => r,
+            Chunk::Prompt { text, .. } => text.as_bytes(),
         }
     }
 }
@@ -62,4 +71,7 @@ pub struct Outbox {
     pub timers: Vec<Timer>,
     /// Clients that just chose a username (for the log).
     pub named: Vec<ClientId>,
+    /// Clients that set their terminal size with `:size` (cols, rows), for
+    /// the shell's terminal layer.
+    pub resized: Vec<(ClientId, u16, u16)>,
 }

@@ -65,9 +65,7 @@ impl Chat {
                     c.state = State::ChatView;
                     c.history = VecDeque::new();
                 }
-                if let Some(frame) = self.full_view(id) {
-                    self.write(id, frame);
-                }
+                self.redraw_view(id);
             }
             Ok(Command::Close) => {
                 let msg = match self.client(id).map(|c| c.place) {
@@ -82,8 +80,9 @@ impl Chat {
             }
             Ok(Command::Quit) => {
                 self.set_state(id, State::ConfirmQuit);
-                self.write(id, QUIT_PROMPT);
+                self.write_prompt(id);
             }
+            Ok(Command::Size(size)) => self.size_command(id, size),
         }
     }
 
@@ -110,5 +109,33 @@ impl Chat {
         }
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         self.reply(id, &refs);
+    }
+
+    /// `:size`: says the size the server uses, or sets it.
+    fn size_command(&mut self, id: ClientId, size: Option<(u16, u16)>) {
+        let Some(c) = self.client_mut(id) else { return };
+        let msg = match size {
+            None => {
+                let t = c.term;
+                let how = match t.source {
+                    SizeSource::Assumed => {
+                        " (assumed: your terminal did not say; set it with :size COLSxROWS)"
+                    }
+                    SizeSource::Terminal => " (as your terminal reported it)",
+                    SizeSource::Command => " (as you set it)",
+                };
+                format!("Your terminal is {}x{}{how}.", t.cols, t.rows)
+            }
+            Some((cols, rows)) => {
+                let cols = cols.min(crate::term::MAX_COLS);
+                let rows = rows.min(crate::term::MAX_ROWS);
+                c.term.cols = cols;
+                c.term.rows = rows;
+                c.term.source = SizeSource::Command;
+                self.out.resized.push((id, cols, rows));
+                format!("Your terminal is now {cols}x{rows}.")
+            }
+        };
+        self.reply(id, &[&msg]);
     }
 }

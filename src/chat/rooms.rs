@@ -89,15 +89,7 @@ impl Chat {
     /// A SERVER line for every member of room `r` who is viewing it.
     pub(super) fn room_notice(&mut self, r: usize, text: &str) {
         let line = view::server_line(self.cfg.username_limit, text);
-        let update: Rc<[u8]> = view::view_update(&line, self.cfg.chatview_max).into();
-        let members = std::mem::take(&mut self.rooms[r].members);
-        for &m in &members {
-            if self.state(m) == Some(State::ChatView) {
-                self.push_history(m, line.clone());
-                self.out.writes.push((m, Chunk::Shared(update.clone())));
-            }
-        }
-        self.rooms[r].members = members;
+        self.room_broadcast(r, line);
     }
 }
 

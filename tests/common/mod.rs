@@ -693,15 +693,57 @@ pub const CLEAR: &str = "\x1b[2J\x1b[H";
 /// The red-background style of SERVER lines.
 pub const RED_BG: &str = "\x1b[41m";
 
-/// The chat view's 60-column separator ending in `tag` (`[room/general]`).
+// The screen format is the server's own (chatsock::view): these helpers
+// only pick the layout a test client has — a line-mode terminal of the
+// assumed 80×24 — and the label from a tag such as `[room/general]`.
+
+/// The size the server assumes for a client that does not say.
+pub const COLS: usize = 80;
+/// See [`COLS`].
+pub const ROWS: usize = 24;
+
+/// The chat-view layout of an 80×24 line-mode client with `chatviewMax`
+/// `max`.
+pub fn layout(max: usize) -> chatsock::view::Layout {
+    chatsock::view::Layout::new(COLS, ROWS, max, false)
+}
+
+/// The label a separator tag (`[room/general]`, `[dm/bob]`) stands for.
+pub fn label(tag: &str) -> chatsock::view::Label<'_> {
+    let inner = tag.trim_start_matches('[').trim_end_matches(']');
+    match inner.split_once('/') {
+        Some(("room", name)) => chatsock::view::Label::Room(name),
+        Some(("dm", name)) => chatsock::view::Label::Dm(name),
+        _ => chatsock::view::Label::None,
+    }
+}
+
+/// The chat view's separator ending in `tag`, across the terminal.
 pub fn separator(tag: &str) -> String {
-    format!("{}{tag}", "-".repeat(60 - tag.chars().count()))
+    chatsock::view::separator(label(tag), COLS)
 }
 
 /// A message line as SPEC §5 shows it: `[NAME<pad>]: TEXT`.
 pub fn msg_line(name: &str, width: usize, text: &str) -> String {
-    let pad = width.saturating_sub(name.chars().count());
-    format!("[{name}{}]: {text}", " ".repeat(pad))
+    chatsock::view::message_line(name, width, text)
+        .text
+        .to_string()
+}
+
+/// The whole chat view an 80×24 line-mode viewer gets (chatviewMax
+/// `max`): `history` as plain message lines, then the input prompt.
+pub fn frame(max: usize, history: &[String], tag: &str) -> String {
+    let lines: std::collections::VecDeque<_> = history
+        .iter()
+        .map(|l| {
+            std::rc::Rc::new(chatsock::view::HistLine {
+                style: chatsock::view::Style::Plain,
+                text: l.as_str().into(),
+            })
+        })
+        .collect();
+    let bytes = chatsock::view::full_view(&lines, layout(max), label(tag));
+    format!("{}> ", String::from_utf8(bytes).unwrap())
 }
 
 impl Client {
@@ -793,15 +835,21 @@ pub fn wait_log_count(server: &mut Server, needle: &str, n: usize, timeout: Dura
     }
 }
 
-/// The incremental update that adds `line` to a `rows`-row history area.
-pub fn view_update(rows: usize, line: &str) -> String {
-    format!("\x1b7\x1b[1;{rows}r\x1b[{rows};1H\n{line}\x1b[r\x1b8")
+/// The incremental update that adds the plain `line` to an 80×24 line-mode
+/// viewer's history (chatviewMax `max`).
+pub fn view_update(max: usize, line: &str) -> String {
+    let line = chatsock::view::HistLine {
+        style: chatsock::view::Style::Plain,
+        text: line.into(),
+    };
+    String::from_utf8(chatsock::view::view_update(&line, layout(max))).unwrap()
 }
 
 /// What a viewer gets after pressing Enter (below any history update):
 /// the separator and an empty input line again, the rest cleared.
-pub fn input_reset(rows: usize, tag: &str) -> String {
-    format!("\x1b[{};1H{}\r\n\x1b[J> ", rows + 1, separator(tag))
+pub fn input_reset(max: usize, tag: &str) -> String {
+    let reset = chatsock::view::input_reset(layout(max), label(tag));
+    format!("{}> ", String::from_utf8(reset).unwrap())
 }
 
 /// What a viewer gets for its own message `line`: the one-line update
