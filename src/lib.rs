@@ -2,23 +2,33 @@
 //!
 //! # Layout
 //!
-//! - [`server`]: the event loop — one `mio::Poll`, the listener, signals,
-//!   timers and a `Slab` of connections; it only moves bytes and time.
-//! - [`conn`]: one socket — line reader and flood bucket in, bounded output
-//!   queue out.
-//! - [`line`]: bytes → lines (telnet IAC, CR/LF/NUL, the length limit).
+//! ```text
+//!  listeners ──► server::Conn { transport } ──► term::Terminal ──► chat::Chat
+//!                (bytes ⇄ plaintext)           (telnet, line or     (the sans-IO
+//!                                               character mode,      core)
+//!                                               editor, size)
+//! ```
+//!
+//! - [`server`]: the event loop — one `mio::Poll`, the listeners, the
+//!   shutdown source, timers and a `Slab` of connections
+//!   (`server::conn`: one socket's life; `server::listen`: accepting,
+//!   admission limits, running out of descriptors); it only moves bytes
+//!   and time.
+//! - [`term`]: the per-connection terminal layer, sans-IO: telnet options,
+//!   line or character mode, the line editor, the size, display widths.
+//! - [`line`]: bytes → lines in line mode (CR/LF/NUL, the length limit).
 //! - [`chat`]: the sans-IO core — users, rooms, DMs, chat-view histories.
 //! - [`command`]: a palette line → a command.
-//! - [`view`]: banner, prompts and chat-view escape sequences as bytes.
+//! - [`view`]: the screen format, written once: banner, prompts, the chat
+//!   view's layout and escape sequences.
 //! - [`text`]: sanitising what users typed; counting characters.
 //! - [`config`]: `chatsock.ron` → a validated [`config::Config`].
-//! - [`log`]: stdout and stderr lines through bounded queues and writer
-//!   threads, so log output never blocks or kills the event loop.
+//! - [`log`]: log output that never blocks or kills the loop.
+//! - [`shutdown`]: shutdown requests (signals, or a trigger in tests).
 
 pub mod chat;
 pub mod command;
 pub mod config;
-pub mod conn;
 pub mod line;
 pub mod log;
 pub mod server;

@@ -128,8 +128,13 @@ fn try_main() -> Result<(), Failure> {
     log_out!("Now running on {bound}");
     log_err!("chatsock: listening on {bound}");
     check_fd_limit(config.max_clients);
-    server::run(listener, shutdown, config, VERSION)
-        .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+    server::run(
+        vec![server::Listener::plain(listener)],
+        shutdown,
+        config,
+        VERSION,
+    )
+    .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
 }
 
 /// Descriptors the server holds besides one per client: the standard

@@ -1,8 +1,10 @@
 //! One client socket: the line reader and flood bucket on the way in, a
 //! bounded output queue on the way out.
 
+use super::listen::TransportKind;
 use crate::line::{Line, LineReader};
 use mio::net::TcpStream;
+use mio::Interest;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -116,11 +118,63 @@ impl Bucket {
     }
 }
 
+/// One connection's transport: turns socket bytes into plaintext and
+/// back. Queues hold plaintext, so the limits and the chat-view coalescing
+/// work the same for every transport; a transport with its own framing
+/// (TLS, SSH) encrypts at flush.
+#[derive(Debug)]
+pub enum Transport {
+    /// Plaintext: the socket's bytes as they are.
+    Plain,
+}
+
+impl Transport {
+    /// The transport for a listener of `kind`.
+    pub fn new(kind: TransportKind) -> Transport {
+        match kind {
+            TransportKind::Plain => Transport::Plain,
+        }
+    }
+
+    /// Reads plaintext from the socket.
+    fn read(&mut self, stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain => stream.read(buf),
+        }
+    }
+
+    /// Writes plaintext to the socket.
+    fn write(&mut self, stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain => stream.write(buf),
+        }
+    }
+}
+
+/// Where a connection is in its life: one state, from which the loop's
+/// decisions (read it? flush and close it? drop it?) follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Life {
+    /// Reading and writing.
+    Open,
+    /// The client closed its sending side: what it sent is still handled
+    /// and answered, then the connection closes.
+    HalfClosed,
+    /// Closing once its queued output is flushed, for this reason.
+    Closing(&'static str),
+    /// To be dropped without flushing, for this reason.
+    Dead(String),
+}
+
 /// One connected client as the event loop sees it.
 #[derive(Debug)]
 pub struct Conn {
     /// The socket.
     pub stream: TcpStream,
+    /// What the client speaks between the socket and the terminal layer.
+    pub transport: Transport,
+    /// Where the connection is in its life.
+    pub life: Life,
     /// The peer's address.
     pub addr: SocketAddr,
     /// The username, once chosen (for the log).
@@ -132,30 +186,27 @@ pub struct Conn {
     pub pending: VecDeque<Line>,
     out: Vec<u8>,
     out_pos: usize,
-    /// Reading stopped because too many lines wait.
+    /// Reading stopped because too many lines wait (backpressure).
     pub read_paused: bool,
-    /// The peer closed its sending side.
-    pub eof: bool,
     /// Flood control.
     pub bucket: Bucket,
     /// A flood timer is already set.
     pub flood_timer: bool,
-    /// WRITABLE interest is registered.
-    pub want_write: bool,
+    /// The kernel took no more at the last flush: wait for WRITABLE.
+    pub write_blocked: bool,
+    /// The interest registered with the poll (see [`Conn::interest`]).
+    pub registered: Interest,
     /// Queued for flushing this pass.
     pub dirty: bool,
     /// Waiting in the server's list of clients to drive again next pass.
     pub again: bool,
-    /// Close after flushing, with this reason.
-    pub closing: Option<&'static str>,
-    /// Drop without flushing, with this reason.
-    pub dead: Option<String>,
 }
 
 impl Conn {
     /// Wraps an accepted socket.
     pub fn new(
         stream: TcpStream,
+        transport: Transport,
         addr: SocketAddr,
         gen: u64,
         max_line: usize,
@@ -163,6 +214,8 @@ impl Conn {
     ) -> Conn {
         Conn {
             stream,
+            transport,
+            life: Life::Open,
             addr,
             name: None,
             gen,
@@ -171,15 +224,54 @@ impl Conn {
             out: Vec::new(),
             out_pos: 0,
             read_paused: false,
-            eof: false,
             bucket,
             flood_timer: false,
-            want_write: false,
+            write_blocked: false,
+            registered: Interest::READABLE,
             dirty: false,
             again: false,
-            closing: None,
-            dead: None,
         }
+    }
+
+    /// The readiness the loop should wait for, from the connection's
+    /// state: input always, output only while the kernel is full.
+    pub fn interest(&self) -> Interest {
+        if self.write_blocked {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        }
+    }
+
+    /// Whether the client's input is still read and handled.
+    pub fn reading(&self) -> bool {
+        self.life == Life::Open
+    }
+
+    /// Whether lines already read are still handed to the core.
+    pub fn handling(&self) -> bool {
+        matches!(self.life, Life::Open | Life::HalfClosed)
+    }
+
+    /// Whether the connection is to be dropped.
+    pub fn dead(&self) -> bool {
+        matches!(self.life, Life::Dead(_))
+    }
+
+    /// Closes after flushing, unless already closing or dead.
+    pub fn close(&mut self, reason: &'static str) {
+        if self.handling() {
+            self.life = Life::Closing(reason);
+        }
+    }
+
+    /// Drops without flushing; returns false if it already was.
+    pub fn kill(&mut self, reason: String) -> bool {
+        if self.dead() {
+            return false;
+        }
+        self.life = Life::Dead(reason);
+        true
     }
 
     /// Reads until WouldBlock, EOF, an error, or the pending-line limit.
@@ -191,9 +283,11 @@ impl Conn {
                 self.read_paused = true;
                 return Io::Done;
             }
-            match self.stream.read(scratch) {
+            match self.transport.read(&mut self.stream, scratch) {
                 Ok(0) => {
-                    self.eof = true;
+                    if self.life == Life::Open {
+                        self.life = Life::HalfClosed;
+                    }
                     return Io::Eof;
                 }
                 Ok(n) => {
@@ -261,7 +355,10 @@ impl Conn {
     /// to `pool` when it is drained, so an idle client holds none.
     pub fn flush(&mut self, pool: &mut BufPool) -> Io {
         while self.out_pos < self.out.len() {
-            match self.stream.write(&self.out[self.out_pos..]) {
+            match self
+                .transport
+                .write(&mut self.stream, &self.out[self.out_pos..])
+            {
                 Ok(0) => return Io::Error("write returned 0".into()),
                 Ok(n) => self.out_pos += n,
                 Err(e) => {

@@ -4,9 +4,16 @@
 
 use crate::chat::{Chat, ClientId, Outbox, Timer, TimerKind};
 use crate::config::Config;
-use crate::conn::{Bucket, BufPool, Conn, Io, EXCESS_FLOOD_BYTES};
+mod conn;
+mod listen;
+
 use crate::line::Line;
 use crate::shutdown::Shutdown;
+pub use conn::Transport;
+use conn::{Bucket, BufPool, Conn, Io, Life, EXCESS_FLOOD_BYTES};
+pub use conn::{EXCESS_FLOOD_LINES, PAUSE_LINES, READ_CHUNK};
+use listen::Accepting;
+pub use listen::{Listener, TransportKind, KERNEL_SEND_BUFFER};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -17,8 +24,12 @@ use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-const LISTENER: Token = Token(usize::MAX - 1);
-const SIGNALS: Token = Token(usize::MAX - 2);
+const SIGNALS: Token = Token(usize::MAX);
+/// Listener `i` has token `LISTENERS - i`; client tokens are slab keys,
+/// far below.
+const LISTENERS: usize = usize::MAX - 1;
+/// Most listeners one server has (plain, TLS, SSH, each maybe twice).
+const MAX_LISTENERS: usize = 16;
 /// Seconds between the shutdown notice and the goodbye.
 pub const GRACE_SECS: u64 = 5;
 
@@ -48,38 +59,6 @@ const LINES_PER_PASS: usize = 8;
 /// Pending output, left after the kernel would take no more, above which a
 /// chat-view client gets one full redraw instead of its queued updates.
 const COALESCE_MIN: usize = 4096;
-
-/// The one line a refused client gets.
-const SERVER_FULL: &str = "Server full, try again later.\r\n";
-
-/// How long after a failed accept (no descriptors, no memory) to try again;
-/// a client leaving retries at once.
-const ACCEPT_RETRY: Duration = Duration::from_millis(250);
-
-/// Bytes of kernel send buffer per client (`SO_SNDBUF`; Linux doubles it
-/// for its bookkeeping). A chat-view screen is a few KiB, so a reading
-/// client never waits on it; a client that does not read pins at most this
-/// much kernel memory besides its `sendQueueLimit`.
-pub const KERNEL_SEND_BUFFER: usize = 16 * 1024;
-
-/// Whether an accept error means the process or system ran out of
-/// descriptors or socket memory.
-fn out_of_descriptors(e: &io::Error) -> bool {
-    // EMFILE 24, ENFILE 23, ENOBUFS 105, ENOMEM 12 on Linux.
-    matches!(e.raw_os_error(), Some(24 | 23 | 105 | 12))
-}
-
-/// The reserve descriptor (see `Server::reserve`).
-fn open_reserve() -> Option<File> {
-    File::open("/dev/null").ok()
-}
-
-/// An IPv4 client of a dual-stack listener counts (and is logged) as its
-/// IPv4 address, not as ::ffff:a.b.c.d.
-fn canonical(mut addr: SocketAddr) -> SocketAddr {
-    addr.set_ip(addr.ip().to_canonical());
-    addr
-}
 
 /// `now + after`, or far in the future if that overflows.
 fn later(now: Instant, after: Duration) -> Instant {
@@ -111,10 +90,10 @@ fn coalesce(chat: &Chat, key: usize, conn: &mut Conn, min: usize) -> bool {
 /// The shell around the chat core.
 struct Server {
     poll: Poll,
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     chat: Chat,
     conns: Slab<Conn>,
-    per_ip: HashMap<IpAddr, usize>,
+    accepting: Accepting,
     timers: BinaryHeap<Reverse<(Instant, Alarm)>>,
     dirty: Vec<usize>,
     doomed: Vec<usize>,
@@ -123,41 +102,35 @@ struct Server {
     pool: BufPool,
     scratch: Vec<u8>,
     next_gen: u64,
-    /// A descriptor held back so that, when accept runs out of them, one
-    /// can be freed to tell a waiting client the server is full.
-    reserve: Option<File>,
-    /// Accepting failed; an `Alarm::Accept(accept_gen)` is set.
-    accept_retry: bool,
-    accept_gen: u64,
-    /// A connection was removed this pass (a descriptor came free).
-    freed: bool,
-    /// The last accept ran out of descriptors (logged once per episode).
-    out_of_fds: bool,
     /// When the loop started: the core's clock counts from here.
     started: Instant,
     shutdown: bool,
     done: bool,
 }
 
-/// Serves `listener` with `config` until a shutdown completes; each
+/// Serves `listeners` with `config` until a shutdown completes; each
 /// request from `shutdown` is one signal (the second ends the grace).
 pub fn run(
-    listener: TcpListener,
+    mut listeners: Vec<Listener>,
     mut shutdown: Shutdown,
     config: Config,
     version: &'static str,
 ) -> io::Result<()> {
     let poll = Poll::new()?;
-    let mut listener = listener;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    if listeners.len() > MAX_LISTENERS {
+        return Err(io::Error::other("too many listeners"));
+    }
+    for (i, l) in listeners.iter_mut().enumerate() {
+        poll.registry()
+            .register(&mut l.socket, Token(LISTENERS - i), Interest::READABLE)?;
+    }
     shutdown.register(poll.registry(), SIGNALS)?;
     let mut server = Server {
         poll,
-        listener,
+        listeners,
         chat: Chat::new(config, version),
         conns: Slab::new(),
-        per_ip: HashMap::new(),
+        accepting: Accepting::new(),
         timers: BinaryHeap::new(),
         dirty: Vec::new(),
         doomed: Vec::new(),
@@ -165,11 +138,6 @@ pub fn run(
         pool: BufPool::default(),
         scratch: vec![0; EXCESS_FLOOD_BYTES],
         next_gen: 0,
-        reserve: open_reserve(),
-        accept_retry: false,
-        accept_gen: 0,
-        freed: false,
-        out_of_fds: false,
         started: Instant::now(),
         shutdown: false,
         done: false,
@@ -193,7 +161,9 @@ pub fn run(
         server.chat.set_now(server.started.elapsed());
         for event in events.iter() {
             match event.token() {
-                LISTENER => server.accept(),
+                Token(t) if t > LISTENERS - MAX_LISTENERS && t != SIGNALS.0 => {
+                    server.accept(LISTENERS - t)
+                }
                 SIGNALS => {
                     for _ in 0..shutdown.take() {
                         server.signal();
@@ -217,8 +187,8 @@ pub fn run(
         }
         server.fire_timers();
         server.end_pass();
-        if server.accept_retry && server.freed && !server.done {
-            server.accept();
+        if server.accepting.retry && server.accepting.freed && !server.done {
+            server.accept_all();
             server.end_pass();
         }
     }
@@ -226,136 +196,6 @@ pub fn run(
 }
 
 impl Server {
-    /// Accepts every waiting connection. Out of descriptors, it refuses
-    /// them with the reserve descriptor; without one, it retries on a timer
-    /// and whenever a client leaves, so none waits unanswered.
-    fn accept(&mut self) {
-        self.accept_retry = false;
-        self.freed = false;
-        if self.reserve.is_none() {
-            self.reserve = open_reserve();
-        }
-        loop {
-            match self.listener.accept() {
-                Ok((stream, addr)) => {
-                    if std::mem::take(&mut self.out_of_fds) {
-                        crate::log_err!("chatsock: file descriptors available again");
-                    }
-                    self.admit(stream, addr);
-                }
-                Err(e) => match e.kind() {
-                    io::ErrorKind::WouldBlock => return,
-                    // Gone before we took it, or refused by a firewall rule.
-                    io::ErrorKind::Interrupted
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::PermissionDenied => {}
-                    _ if out_of_descriptors(&e) => {
-                        if !self.out_of_fds {
-                            self.out_of_fds = true;
-                            crate::log_err!(
-                                "chatsock: out of file descriptors ({e}): new clients are told `Server full`"
-                            );
-                        }
-                        match self.refuse_with_reserve() {
-                            Some(true) => {}
-                            // Linux reports EMFILE before it looks at the
-                            // queue: nobody waits, and the next connection
-                            // is a new readiness event.
-                            Some(false) => return,
-                            None => return self.retry_accept_later(&e),
-                        }
-                    }
-                    _ => return self.retry_accept_later(&e),
-                },
-            }
-        }
-    }
-
-    /// Frees the reserve descriptor for one accept, tells that client the
-    /// server is full, closes it and takes the reserve back. Returns whether
-    /// a client was refused, or None when there was no reserve to use.
-    fn refuse_with_reserve(&mut self) -> Option<bool> {
-        self.reserve.take()?;
-        let refused = match self.listener.accept() {
-            Ok((mut stream, addr)) => {
-                let _ = stream.write(SERVER_FULL.as_bytes());
-                crate::log_err!(
-                    "chatsock: refused {}: out of file descriptors",
-                    canonical(addr)
-                );
-                true
-            }
-            Err(_) => false,
-        };
-        self.reserve = open_reserve();
-        Some(refused)
-    }
-
-    fn retry_accept_later(&mut self, e: &io::Error) {
-        if !self.accept_retry {
-            self.accept_retry = true;
-            self.accept_gen += 1;
-            crate::log_err!("chatsock: accept failed: {e}; retrying");
-            let at = Instant::now() + ACCEPT_RETRY;
-            self.timers
-                .push(Reverse((at, Alarm::Accept(self.accept_gen))));
-        }
-    }
-
-    /// Serves a new connection, or refuses it with one line.
-    fn admit(&mut self, mut stream: mio::net::TcpStream, addr: SocketAddr) {
-        let addr = canonical(addr);
-        let cfg = self.chat.config();
-        let ip = cfg.ip_key(addr.ip());
-        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
-        let refusal = if self.shutdown {
-            Some("The server is shutting down, try again later.\r\n")
-        } else if (cfg.max_clients > 0 && self.conns.len() >= cfg.max_clients)
-            || (cfg.max_clients_per_ip > 0 && from_ip >= cfg.max_clients_per_ip)
-        {
-            Some(SERVER_FULL)
-        } else {
-            None
-        };
-        if let Some(msg) = refusal {
-            let _ = stream.write(msg.as_bytes());
-            crate::log_err!("chatsock: refused {addr}: {}", msg.trim_end());
-            return;
-        }
-        let entry = self.conns.vacant_entry();
-        let key = entry.key();
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut stream, Token(key), Interest::READABLE)
-        {
-            let _ = stream.write(SERVER_FULL.as_bytes());
-            crate::log_err!("chatsock: cannot register {addr}: {e}");
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        // The kernel's send buffer would otherwise grow to tcp_wmem's
-        // maximum (MiBs) for a client that does not read; this caps it.
-        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(KERNEL_SEND_BUFFER);
-        self.next_gen += 1;
-        let bucket = Bucket::new(cfg.flood_rate, cfg.flood_burst, Instant::now());
-        entry.insert(Conn::new(
-            stream,
-            addr,
-            self.next_gen,
-            cfg.max_line_length,
-            bucket,
-        ));
-        *self.per_ip.entry(ip).or_insert(0) += 1;
-        crate::log_err!(
-            "chatsock: client connected: {addr} ({} online)",
-            self.conns.len()
-        );
-        self.chat.connect(key);
-        self.apply();
-        self.drive(key);
-    }
-
     fn signal(&mut self) {
         if self.shutdown {
             crate::log_out!("Second signal: shutting down now.");
@@ -390,7 +230,7 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
-        if conn.eof || conn.dead.is_some() {
+        if !conn.reading() {
             return;
         }
         if !conn.read_paused {
@@ -413,7 +253,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(key) else {
                 return;
             };
-            if conn.dead.is_some() || conn.closing.is_some() {
+            if !conn.handling() {
                 return;
             }
             if !self.chat.wants_input(key) {
@@ -431,10 +271,10 @@ impl Server {
                         _ => continue,
                     }
                 }
-                if conn.eof {
+                if conn.life == Life::HalfClosed {
                     // A half-closed client still gets the replies to what
                     // it sent before closing; then the connection ends.
-                    conn.closing.get_or_insert("closed by client");
+                    conn.close("closed by client");
                     self.mark_dirty(key);
                 }
                 return;
@@ -485,7 +325,7 @@ impl Server {
             let Some(conn) = self.conns.get_mut(id) else {
                 continue;
             };
-            if conn.dead.is_some() {
+            if conn.dead() {
                 continue;
             }
             // A viewer that fell this far behind gets its latest screen
@@ -495,7 +335,7 @@ impl Server {
                     && coalesce(&self.chat, id, conn, 0)
                     && conn.unsent() <= limit);
             if !queued {
-                conn.dead = Some("send queue full".into());
+                conn.kill("send queue full".into());
                 self.doomed.push(id);
                 continue;
             }
@@ -506,7 +346,7 @@ impl Server {
         }
         for (id, reason) in out.closes.drain(..) {
             if let Some(conn) = self.conns.get_mut(id) {
-                conn.closing.get_or_insert(reason);
+                conn.close(reason);
                 if !conn.dirty {
                     conn.dirty = true;
                     self.dirty.push(id);
@@ -553,8 +393,8 @@ impl Server {
                     }
                 }
                 Alarm::Accept(gen) => {
-                    if self.accept_retry && gen == self.accept_gen {
-                        self.accept();
+                    if self.accepting.retry && gen == self.accepting.gen {
+                        self.accept_all();
                     }
                 }
                 Alarm::Countdown(left) => crate::log_out!("{left}..."),
@@ -575,8 +415,7 @@ impl Server {
     /// A connection to drop without flushing (error, overflow, flood).
     fn kill(&mut self, key: usize, reason: String) {
         if let Some(conn) = self.conns.get_mut(key) {
-            if conn.dead.is_none() {
-                conn.dead = Some(reason);
+            if conn.kill(reason) {
                 self.doomed.push(key);
             }
         }
@@ -591,40 +430,36 @@ impl Server {
                     continue;
                 };
                 conn.dirty = false;
-                if conn.dead.is_some() {
+                if conn.dead() {
                     continue;
                 }
-                match conn.flush(&mut self.pool) {
-                    Io::Error(reason) => {
+                let result = conn.flush(&mut self.pool);
+                conn.write_blocked = result == Io::WouldBlock;
+                match (result, &conn.life) {
+                    (Io::Error(reason), _) => {
                         self.kill(key, reason);
                         continue;
                     }
-                    Io::WouldBlock if conn.closing.is_none() => {
+                    // Flushed as far as the kernel takes it: done.
+                    (_, Life::Closing(reason)) => {
+                        let reason = reason.to_string();
+                        self.kill(key, reason);
+                        continue;
+                    }
+                    (Io::WouldBlock, _) => {
                         // The kernel takes no more: a viewer this far behind
                         // gets its latest screen instead of the backlog.
                         coalesce(&self.chat, key, conn, COALESCE_MIN);
-                        if !conn.want_write {
-                            conn.want_write = true;
-                            let _ = self.poll.registry().reregister(
-                                &mut conn.stream,
-                                Token(key),
-                                Interest::READABLE | Interest::WRITABLE,
-                            );
-                        }
-                        continue;
                     }
                     _ => {}
                 }
-                if let Some(reason) = conn.closing {
-                    conn.dead = Some(reason.to_string());
-                    self.doomed.push(key);
-                } else if conn.want_write {
-                    conn.want_write = false;
-                    let _ = self.poll.registry().reregister(
-                        &mut conn.stream,
-                        Token(key),
-                        Interest::READABLE,
-                    );
+                let wanted = conn.interest();
+                if wanted != conn.registered {
+                    conn.registered = wanted;
+                    let _ = self
+                        .poll
+                        .registry()
+                        .reregister(&mut conn.stream, Token(key), wanted);
                 }
             }
             if self.doomed.is_empty() {
@@ -649,23 +484,20 @@ impl Server {
         }
         let mut conn = self.conns.remove(key);
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        let ip = self.chat.config().ip_key(conn.addr.ip());
-        if let Some(n) = self.per_ip.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_ip.remove(&ip);
-            }
-        }
-        let reason = conn.dead.take().unwrap_or_else(|| "closed".into());
+        self.accepting
+            .left(self.chat.config().ip_key(conn.addr.ip()));
+        let reason = match std::mem::replace(&mut conn.life, Life::Open) {
+            Life::Dead(reason) => reason,
+            _ => "closed".into(),
+        };
         crate::log_err!(
             "chatsock: client disconnected: {} {} ({reason}; {} online)",
             conn.addr,
             conn.name.as_deref().unwrap_or("-"),
             self.conns.len()
         );
+        // A descriptor is free now (`Accepting::left`): whoever waits is
+        // served at the end of this pass.
         drop(conn);
-        // A descriptor is free now: whoever waits is served at the end of
-        // this pass.
-        self.freed = true;
     }
 }
