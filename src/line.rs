@@ -1,12 +1,9 @@
-//! Splits a client's byte stream into lines: consumes telnet IAC sequences,
-//! accepts `\n`, `\r\n`, `\r\0` and `\r` as line ends, and never holds more
-//! than `max_line` bytes of a partial line.
+//! Splits a client's byte stream into lines: accepts `\n`, `\r\n`, `\r\0`
+//! and `\r` as line ends, and never holds more than `max_line` bytes of a
+//! partial line. (Telnet commands are the terminal's job, `term::telnet`;
+//! [`LineReader::feed`] still strips them for callers without a terminal.)
 
-const IAC: u8 = 255;
-const SB: u8 = 250;
-const SE: u8 = 240;
-const WILL: u8 = 251;
-const DONT: u8 = 254;
+use crate::term::telnet::{Parser, Token};
 
 /// What one complete line of input came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,23 +14,13 @@ pub enum Line {
     TooLong,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Telnet {
-    Data,
-    Iac,
-    /// After IAC WILL/WONT/DO/DONT: the option byte follows.
-    Option,
-    /// Inside IAC SB … IAC SE.
-    Sub,
-    SubIac,
-}
-
-/// Incremental line splitter with the telnet filter and the length limit.
+/// Incremental line splitter with the length limit.
 #[derive(Debug)]
 pub struct LineReader {
     max_line: usize,
     buf: Vec<u8>,
-    telnet: Telnet,
+    /// Only for [`LineReader::feed`]: the telnet tokenizer (two bytes).
+    telnet: Parser,
     /// The previous line ended in `\r`: a following `\n` or `\0` belongs to it.
     after_cr: bool,
     /// The current line is over the limit and is being discarded.
@@ -46,7 +33,7 @@ impl LineReader {
         LineReader {
             max_line: if max_line == 0 { usize::MAX } else { max_line },
             buf: Vec::new(),
-            telnet: Telnet::Data,
+            telnet: Parser::default(),
             after_cr: false,
             discarding: false,
         }
@@ -57,52 +44,18 @@ impl LineReader {
         self.buf.len()
     }
 
-    /// Feeds `bytes`, calling `emit` for every complete line in order.
+    /// Feeds `bytes`, telnet commands stripped, calling `emit` for every
+    /// complete line in order.
     pub fn feed(&mut self, bytes: &[u8], mut emit: impl FnMut(Line)) {
         for &b in bytes {
-            match self.telnet {
-                Telnet::Data => {}
-                Telnet::Iac => {
-                    self.telnet = match b {
-                        IAC => {
-                            // An escaped 255 is a data byte.
-                            self.telnet = Telnet::Data;
-                            self.data(b, &mut emit);
-                            continue;
-                        }
-                        WILL..=DONT => Telnet::Option,
-                        SB => Telnet::Sub,
-                        _ => Telnet::Data,
-                    };
-                    continue;
-                }
-                Telnet::Option => {
-                    self.telnet = Telnet::Data;
-                    continue;
-                }
-                Telnet::Sub => {
-                    if b == IAC {
-                        self.telnet = Telnet::SubIac;
-                    }
-                    continue;
-                }
-                Telnet::SubIac => {
-                    self.telnet = match b {
-                        SE => Telnet::Data,
-                        _ => Telnet::Sub,
-                    };
-                    continue;
-                }
+            if let Some(Token::Data(b)) = self.telnet.push(b) {
+                self.push(b, &mut emit);
             }
-            if b == IAC {
-                self.telnet = Telnet::Iac;
-                continue;
-            }
-            self.data(b, &mut emit);
         }
     }
 
-    fn data(&mut self, b: u8, emit: &mut impl FnMut(Line)) {
+    /// Takes one data byte (no telnet filter: the caller has done that).
+    pub fn push(&mut self, b: u8, emit: &mut impl FnMut(Line)) {
         let after_cr = std::mem::replace(&mut self.after_cr, false);
         match b {
             b'\n' | b'\0' if after_cr => {}
@@ -124,6 +77,23 @@ impl LineReader {
                 }
             }
         }
+    }
+
+    /// Takes the partial line (empty if it is being discarded as too long)
+    /// and whether the last byte was a `\r`; the reader starts afresh.
+    pub fn take_partial(&mut self) -> (Vec<u8>, bool) {
+        let after_cr = std::mem::replace(&mut self.after_cr, false);
+        self.discarding = false;
+        (std::mem::take(&mut self.buf), after_cr)
+    }
+
+    /// Starts the partial line with `bytes` (text typed in character mode
+    /// before the client went back to line mode); over the limit, the line
+    /// is discarded up to its end.
+    pub fn set_partial(&mut self, bytes: Vec<u8>) {
+        self.after_cr = false;
+        self.discarding = bytes.len() > self.max_line;
+        self.buf = if self.discarding { Vec::new() } else { bytes };
     }
 }
 
@@ -182,6 +152,31 @@ mod tests {
             r.feed(&[*b], |l| out.push(l));
         }
         assert_eq!(out, vec![t("xy")]);
+    }
+
+    #[test]
+    fn push_takes_data_bytes_without_a_telnet_filter() {
+        let mut r = LineReader::new(100);
+        let mut out = Vec::new();
+        for &b in b"a\xff\xfbb\r\nc" {
+            r.push(b, &mut |l| out.push(l));
+        }
+        assert_eq!(out, vec![Line::Text(b"a\xff\xfbb".to_vec())]);
+        assert_eq!(r.take_partial(), (b"c".to_vec(), false));
+        assert_eq!(r.buffered(), 0);
+    }
+
+    #[test]
+    fn partial_line_moves_in_and_out() {
+        let mut r = LineReader::new(4);
+        let mut out = Vec::new();
+        r.feed(b"x\r", |l| out.push(l));
+        assert_eq!(r.take_partial(), (Vec::new(), true));
+        r.set_partial(b"ab".to_vec());
+        r.feed(b"\ncd\n", |l| out.push(l));
+        r.set_partial(b"abcdef".to_vec());
+        r.feed(b"g\nok\n", |l| out.push(l));
+        assert_eq!(out, vec![t("x"), t("ab"), t("cd"), Line::TooLong, t("ok")]);
     }
 
     #[test]
