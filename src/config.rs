@@ -102,6 +102,9 @@ pub struct Config {
     pub flood_burst: u32,
     /// Seconds to choose a username; 0 = no limit.
     pub name_timeout: u64,
+    /// Offer telnet options on connect (echo, suppress go-ahead, window
+    /// size), so telnet clients get character mode and their size.
+    pub telnet: bool,
     /// Minutes a named client may send nothing before it is disconnected;
     /// 0 = never.
     pub idle_timeout: u64,
@@ -133,6 +136,7 @@ impl Default for Config {
             flood_rate: 5,
             flood_burst: 10,
             name_timeout: 60,
+            telnet: true,
             idle_timeout: 0,
         }
     }

@@ -2,7 +2,7 @@
 //! bounded output queue on the way out.
 
 use super::listen::TransportKind;
-use crate::line::{Line, LineReader};
+use crate::term::{Event, Terminal};
 use mio::net::TcpStream;
 use mio::Interest;
 use std::collections::VecDeque;
@@ -181,9 +181,10 @@ pub struct Conn {
     pub name: Option<Box<str>>,
     /// Distinguishes this connection from a later one with the same key.
     pub gen: u64,
-    reader: LineReader,
-    /// Complete lines not yet handed to the core.
-    pub pending: VecDeque<Line>,
+    /// The client's terminal: telnet, mode, size, the line editor.
+    pub term: Terminal,
+    /// Complete lines (and interrupts) not yet handed to the core.
+    pub pending: VecDeque<Event>,
     out: Vec<u8>,
     out_pos: usize,
     /// Reading stopped because too many lines wait (backpressure).
@@ -210,6 +211,7 @@ impl Conn {
         addr: SocketAddr,
         gen: u64,
         max_line: usize,
+        telnet: bool,
         bucket: Bucket,
     ) -> Conn {
         Conn {
@@ -219,7 +221,7 @@ impl Conn {
             addr,
             name: None,
             gen,
-            reader: LineReader::new(max_line),
+            term: Terminal::new(max_line, telnet),
             pending: VecDeque::new(),
             out: Vec::new(),
             out_pos: 0,
@@ -274,10 +276,21 @@ impl Conn {
         true
     }
 
-    /// Reads until WouldBlock, EOF, an error, or the pending-line limit.
-    pub fn read(&mut self, scratch: &mut [u8]) -> Io {
+    /// Reads until WouldBlock, EOF, an error, or the pending-line limit,
+    /// feeding the terminal layer: lines and interrupts go to `pending`,
+    /// what the terminal answers at once (telnet replies, character-mode
+    /// echo) is queued, within `limit`. `complete` answers Tab.
+    pub fn read(
+        &mut self,
+        scratch: &mut [u8],
+        complete: &mut dyn FnMut(&str) -> Vec<String>,
+        limit: usize,
+        pool: &mut BufPool,
+    ) -> Io {
         let len = scratch.len().min(READ_CHUNK);
         let scratch = &mut scratch[..len];
+        let mut events = Vec::new();
+        let mut echo = Vec::new();
         loop {
             if self.pending.len() >= PAUSE_LINES {
                 self.read_paused = true;
@@ -291,8 +304,15 @@ impl Conn {
                     return Io::Eof;
                 }
                 Ok(n) => {
-                    let pending = &mut self.pending;
-                    self.reader.feed(&scratch[..n], |l| pending.push_back(l));
+                    self.term
+                        .feed(&scratch[..n], &mut echo, &mut events, complete);
+                    self.pending.extend(events.drain(..));
+                    if !echo.is_empty() {
+                        if !self.queue(&echo, limit, pool) {
+                            return Io::Error("send queue full".into());
+                        }
+                        echo.clear();
+                    }
                     if self.pending.len() > EXCESS_FLOOD_LINES && self.bucket.limited() {
                         return Io::Error("excess flood".into());
                     }

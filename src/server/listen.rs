@@ -240,6 +240,7 @@ impl Server {
             addr,
             self.next_gen,
             cfg.max_line_length,
+            cfg.telnet,
             bucket,
         ));
         *self.accepting.per_ip.entry(ip).or_insert(0) += 1;
@@ -247,6 +248,14 @@ impl Server {
             "chatsock: client connected: {addr} ({} online)",
             self.conns.len()
         );
+        // The telnet offer first (erased at once for a client that does
+        // not speak telnet), then whatever the core says.
+        if let Some(conn) = self.conns.get_mut(key) {
+            let greeting = conn.term.greeting();
+            if !greeting.is_empty() && conn.queue(greeting, usize::MAX, &mut self.pool) {
+                self.mark_dirty(key);
+            }
+        }
         self.chat.connect(key);
         self.apply();
         self.drive(key);

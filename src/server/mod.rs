@@ -2,13 +2,13 @@
 //! client in a `Slab<Conn>`, with a timer queue; it moves bytes and time
 //! between sockets and the chat core.
 
-use crate::chat::{Chat, ClientId, Outbox, Timer, TimerKind};
+use crate::chat::{Chat, Chunk, ClientId, Outbox, Timer, TimerKind};
 use crate::config::Config;
 mod conn;
 mod listen;
 
-use crate::line::Line;
 use crate::shutdown::Shutdown;
+use crate::term::{Event, Mode, Size};
 pub use conn::Transport;
 use conn::{Bucket, BufPool, Conn, Io, Life, EXCESS_FLOOD_BYTES};
 pub use conn::{EXCESS_FLOOD_LINES, PAUSE_LINES, READ_CHUNK};
@@ -72,7 +72,7 @@ const RESET_REGION: &[u8] = b"\x1b[r";
 /// Replaces `conn`'s unsent output by one full chat-view frame when the
 /// client is viewing and the frame is smaller than what waits (only the
 /// latest screen matters). Returns whether it did.
-fn coalesce(chat: &Chat, key: usize, conn: &mut Conn, min: usize) -> bool {
+fn coalesce(chat: &Chat, key: usize, conn: &mut Conn, min: usize, buf: &mut Vec<u8>) -> bool {
     let unsent = conn.unsent();
     if unsent <= min {
         return false;
@@ -80,10 +80,14 @@ fn coalesce(chat: &Chat, key: usize, conn: &mut Conn, min: usize) -> bool {
     let Some(frame) = chat.full_view(key) else {
         return false;
     };
-    if frame.len() + RESET_REGION.len() >= unsent {
+    buf.clear();
+    buf.extend_from_slice(RESET_REGION);
+    buf.extend_from_slice(&frame);
+    conn.term.prompt(Chat::VIEW_PROMPT, true, buf);
+    if buf.len() >= unsent {
         return false;
     }
-    conn.replace_unsent(&[RESET_REGION, &frame].concat());
+    conn.replace_unsent(buf);
     true
 }
 
@@ -101,6 +105,8 @@ struct Server {
     again: Vec<usize>,
     pool: BufPool,
     scratch: Vec<u8>,
+    /// Where a prompt (and the half-typed line) is drawn before queueing.
+    prompt_buf: Vec<u8>,
     next_gen: u64,
     /// When the loop started: the core's clock counts from here.
     started: Instant,
@@ -137,6 +143,7 @@ pub fn run(
         again: Vec::new(),
         pool: BufPool::default(),
         scratch: vec![0; EXCESS_FLOOD_BYTES],
+        prompt_buf: Vec::new(),
         next_gen: 0,
         started: Instant::now(),
         shutdown: false,
@@ -234,10 +241,18 @@ impl Server {
             return;
         }
         if !conn.read_paused {
-            if let Io::Error(reason) = conn.read(&mut self.scratch) {
+            let chat = &self.chat;
+            let limit = chat.config().send_queue_limit;
+            let mut complete = |before: &str| chat.complete(key, before);
+            let io = conn.read(&mut self.scratch, &mut complete, limit, &mut self.pool);
+            if let Io::Error(reason) = io {
                 return self.kill(key, reason);
             }
+            self.terminal_news(key);
         }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
         if conn.excess_unread(&mut self.scratch) {
             return self.kill(key, "excess flood".into());
         }
@@ -266,9 +281,15 @@ impl Server {
                 }
                 if conn.read_paused {
                     conn.read_paused = false;
-                    match conn.read(&mut self.scratch) {
+                    let chat = &self.chat;
+                    let limit = chat.config().send_queue_limit;
+                    let mut complete = |before: &str| chat.complete(key, before);
+                    match conn.read(&mut self.scratch, &mut complete, limit, &mut self.pool) {
                         Io::Error(reason) => return self.kill(key, reason),
-                        _ => continue,
+                        _ => {
+                            self.terminal_news(key);
+                            continue;
+                        }
                     }
                 }
                 if conn.life == Life::HalfClosed {
@@ -301,10 +322,32 @@ impl Server {
                 return;
             };
             match line {
-                Line::Text(bytes) => self.chat.line(key, &bytes),
-                Line::TooLong => self.chat.line_too_long(key),
+                Event::Line(bytes) => self.chat.line(key, &bytes),
+                Event::TooLong => self.chat.line_too_long(key),
+                Event::Interrupt => self.chat.interrupt(key),
             }
             self.apply();
+        }
+    }
+
+    /// Tells the core what the terminal layer learned (a size from NAWS or
+    /// a cursor-position report, character mode agreed) and queues the
+    /// terminal's own output (echo, telnet replies) for flushing.
+    fn terminal_news(&mut self, key: usize) {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let resized = conn.term.take_resize();
+        let mode = conn.term.take_mode_change();
+        let has_output = conn.unsent() > 0;
+        if resized.is_some() || mode.is_some() {
+            let Size { cols, rows } = conn.term.size();
+            let char_mode = conn.term.mode() == Mode::Char;
+            self.chat.terminal(key, cols, rows, char_mode);
+            self.apply();
+        }
+        if has_output {
+            self.mark_dirty(key);
         }
     }
 
@@ -315,6 +358,7 @@ impl Server {
             && out.closes.is_empty()
             && out.timers.is_empty()
             && out.named.is_empty()
+            && out.resized.is_empty()
         {
             return;
         }
@@ -328,11 +372,21 @@ impl Server {
             if conn.dead() {
                 continue;
             }
+            let bytes = match &chunk {
+                // The terminal draws the prompt, and in character mode the
+                // half-typed line after it.
+                Chunk::Prompt { text, view } => {
+                    self.prompt_buf.clear();
+                    conn.term.prompt(text, *view, &mut self.prompt_buf);
+                    &self.prompt_buf[..]
+                }
+                other => other.bytes(),
+            };
             // A viewer that fell this far behind gets its latest screen
             // instead (unless it is being closed with a last word).
-            let queued = conn.queue(chunk.bytes(), limit, &mut self.pool)
+            let queued = conn.queue(bytes, limit, &mut self.pool)
                 || (!out.closes.iter().any(|(c, _)| *c == id)
-                    && coalesce(&self.chat, id, conn, 0)
+                    && coalesce(&self.chat, id, conn, 0, &mut self.prompt_buf)
                     && conn.unsent() <= limit);
             if !queued {
                 conn.kill("send queue full".into());
@@ -363,6 +417,11 @@ impl Server {
         {
             let alarm = Alarm::Core { client, gen, kind };
             self.timers.push(Reverse((later(now, after), alarm)));
+        }
+        for (id, cols, rows) in out.resized.drain(..) {
+            if let Some(conn) = self.conns.get_mut(id) {
+                conn.term.set_size(Size { cols, rows });
+            }
         }
         for id in out.named.drain(..) {
             if let (Some(conn), Some(name)) = (self.conns.get_mut(id), self.chat.name(id)) {
@@ -449,7 +508,7 @@ impl Server {
                     (Io::WouldBlock, _) => {
                         // The kernel takes no more: a viewer this far behind
                         // gets its latest screen instead of the backlog.
-                        coalesce(&self.chat, key, conn, COALESCE_MIN);
+                        coalesce(&self.chat, key, conn, COALESCE_MIN, &mut self.prompt_buf);
                     }
                     _ => {}
                 }

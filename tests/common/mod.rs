@@ -481,6 +481,12 @@ pub struct Client {
     buf: Vec<u8>,
     /// Set once the server closed the connection.
     pub closed: bool,
+    /// Bytes received so far (to spot the telnet greeting at the start).
+    received: usize,
+    /// The telnet greeting (`IAC WILL ECHO …`, erased by `\r ESC[K`) that
+    /// opened the stream, if it did; kept out of `buf`: a line client
+    /// answers none of it, as `nc` does, and stays in line mode.
+    pub greeting: Vec<u8>,
 }
 
 impl Client {
@@ -492,6 +498,8 @@ impl Client {
             stream,
             buf: Vec::new(),
             closed: false,
+            received: 0,
+            greeting: Vec::new(),
         }
     }
 
@@ -519,6 +527,8 @@ impl Client {
             stream,
             buf: Vec::new(),
             closed: false,
+            received: 0,
+            greeting: Vec::new(),
         }
     }
 
@@ -543,7 +553,14 @@ impl Client {
                 true
             }
             Ok(n) => {
-                self.buf.extend_from_slice(&chunk[..n]);
+                let mut got = &chunk[..n];
+                if self.received == 0 && got.starts_with(chatsock::term::telnet::GREETING) {
+                    let len = chatsock::term::telnet::GREETING.len();
+                    self.greeting = got[..len].to_vec();
+                    got = &got[len..];
+                }
+                self.received += n;
+                self.buf.extend_from_slice(got);
                 true
             }
             Err(e)
