@@ -9,6 +9,26 @@ const LAYOUT_CACHE: usize = 8;
 
 impl Chat {
     pub(super) fn chat_view_line(&mut self, id: ClientId, text: &str) {
+        // In line mode the client's terminal echoed what was typed on the
+        // input row; a line wider than the row wrapped, and its Enter
+        // scrolled the whole screen: only a full redraw repairs that.
+        let scrolled = self.client(id).is_some_and(|c| {
+            !c.term.char_mode
+                && Self::VIEW_PROMPT.len() + crate::term::width::width(text)
+                    >= usize::from(c.term.cols)
+        });
+        if scrolled && !text.trim().eq(":q") {
+            self.view_line(id, text);
+            self.redraw_view(id);
+            return;
+        }
+        self.view_line(id, text);
+        self.after_enter(id);
+    }
+
+    /// What a line typed in the chat view does (before the input line is
+    /// redrawn).
+    fn view_line(&mut self, id: ClientId, text: &str) {
         if text.trim() == ":q" {
             if let Some(c) = self.client_mut(id) {
                 c.state = State::Palette;
@@ -19,27 +39,22 @@ impl Chat {
             return;
         }
         if text.trim().is_empty() {
-            self.after_enter(id);
             return;
         }
         let limit = self.cfg.message_limit;
         if limit > 0 && char_len(text) > limit {
             let msg =
                 format!("Your message was not sent: messages are limited to {limit} characters.");
-            self.view_notice_to_self(id, &msg);
+            self.view_push_one(id, view::server_line(self.cfg.username_limit, &msg));
             return;
         }
         let Some(c) = self.client(id) else { return };
         let Some(name) = c.name.clone() else { return };
         let line = view::message_line(&name, self.cfg.username_limit, text);
         match c.place {
-            Place::Room(r) => {
-                self.room_broadcast(r, line);
-                self.after_enter(id);
-            }
+            Place::Room(r) => self.room_broadcast(r, line),
             Place::Dm(p) => {
                 self.view_push_one(id, line.clone());
-                self.after_enter(id);
                 let partner = self.client(p).map(|pc| (pc.state, pc.place));
                 match partner {
                     Some((State::ChatView, Place::Dm(q))) if q == id => {

@@ -879,6 +879,10 @@ impl Client {
     /// Waits for the input-line reset that answers this viewer's own Enter;
     /// returns everything up to and including it.
     pub fn expect_sent(&mut self, tag: &str) -> String {
-        self.expect(&format!("{tag}\r\n\x1b[J> "))
+        // The input-line reset, or a full redraw after a line wider than
+        // the terminal (its echo wrapped and scrolled the screen).
+        let mut got = self.expect(&format!("{tag}\r\n"));
+        got.push_str(&self.expect("> "));
+        got
     }
 }
