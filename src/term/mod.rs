@@ -61,7 +61,7 @@ pub enum Event {
 /// terminal clamps to its size; the cursor is saved and restored around it.
 pub const CPR_QUERY: &[u8] = b"\x1b7\x1b[999;999H\x1b[6n\x1b8";
 
-/// A feed with no line end and at most this many data bytes, before the
+/// A feed with no line end and at most this many characters, before the
 /// first line, is a keystroke: the client is in raw mode.
 pub const KEYSTROKE_BYTES: usize = 8;
 
@@ -200,7 +200,11 @@ impl Terminal {
         let mut edit = false;
         for &b in bytes {
             if let Some(telnet::Token::Data(b)) = parser.push(b) {
-                data += 1;
+                // Characters, not bytes: one CJK keystroke is 3 bytes, and
+                // an input method may commit a few characters at once.
+                if b & 0xc0 != 0x80 {
+                    data += 1;
+                }
                 match b {
                     b'\r' | b'\n' => return false,
                     0x7f | 0x08 | 0x1b => edit = true,
