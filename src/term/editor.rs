@@ -222,9 +222,11 @@ impl Editor {
     pub fn kill_word(&mut self) -> Change {
         let before = self.before_cursor();
         let trimmed = before.trim_end_matches(char::is_whitespace);
-        let start = trimmed.rfind(char::is_whitespace).map_or(0, |i| {
-            i + trimmed[i..].chars().next().map_or(1, char::len_utf8)
-        });
+        let start = trimmed
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
         self.remove(start, self.cursor)
     }
 

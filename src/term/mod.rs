@@ -172,7 +172,8 @@ impl Terminal {
                 }
                 Input::EraseChar | Input::EraseLine => {}
                 Input::Size { cols, rows } => {
-                    self.naws_size = true;
+                    // 0×0 says nothing: the size may still be asked for.
+                    self.naws_size |= cols != 0 && rows != 0;
                     self.report_size(cols, rows);
                 }
                 Input::CharMode(on) => {
@@ -1139,7 +1140,7 @@ mod tests {
     fn an_idle_terminal_is_small_and_holds_nothing() {
         let t = Terminal::new(1024, true);
         assert!(
-            std::mem::size_of::<Terminal>() <= 320,
+            std::mem::size_of::<Terminal>() <= 288,
             "{}",
             std::mem::size_of::<Terminal>()
         );
