@@ -76,6 +76,9 @@ pub struct Editor {
     saved: String,
     /// Password input: shown as `*`, kept out of history.
     secret: bool,
+    /// Edits not yet drawn, and where the typing to echo starts.
+    pending: Change,
+    echo_from: usize,
 }
 
 impl Editor {
@@ -91,6 +94,8 @@ impl Editor {
             browsing: None,
             saved: String::new(),
             secret: false,
+            pending: Change::None,
+            echo_from: 0,
         }
     }
 
@@ -217,9 +222,11 @@ impl Editor {
     pub fn kill_word(&mut self) -> Change {
         let before = self.before_cursor();
         let trimmed = before.trim_end_matches(char::is_whitespace);
-        let start = trimmed.rfind(char::is_whitespace).map_or(0, |i| {
-            i + trimmed[i..].chars().next().map_or(1, char::len_utf8)
-        });
+        let start = trimmed
+            .char_indices()
+            .rev()
+            .find(|&(_, c)| c.is_whitespace())
+            .map_or(0, |(i, c)| i + c.len_utf8());
         self.remove(start, self.cursor)
     }
 
@@ -435,19 +442,43 @@ impl Editor {
         self.scroll = at;
     }
 
-    /// Shows what `change` did, when the input row is on screen.
-    pub fn draw(&mut self, change: Change, screen: &Screen, out: &mut Vec<u8>) {
+    /// Notes an edit to show at the next [`Editor::flush`]: edits within
+    /// one read are drawn once, so a read of many keys costs one redraw,
+    /// not one per key.
+    pub fn mark(&mut self, change: Change) {
+        self.pending = match (self.pending, change) {
+            (pending, Change::None) => pending,
+            (Change::None, Change::Appended) => {
+                // The character just typed is the one before the cursor.
+                let last = self.before_cursor().chars().next_back();
+                self.echo_from = self.cursor - last.map_or(0, char::len_utf8);
+                Change::Appended
+            }
+            (Change::None, change) => change,
+            (Change::Appended, Change::Appended) => Change::Appended,
+            (Change::Moved, Change::Moved) => Change::Moved,
+            _ => Change::Redraw,
+        };
+    }
+
+    /// Draws what was marked since the last flush (the input row must be
+    /// on screen as it was then).
+    pub fn flush(&mut self, screen: &Screen, out: &mut Vec<u8>) {
         let avail = screen.avail();
-        match change {
+        match std::mem::replace(&mut self.pending, Change::None) {
             Change::None => {}
             Change::Appended => {
-                let valid = self.scroll <= self.cursor && self.line.is_char_boundary(self.scroll);
-                let last = self.before_cursor().chars().next_back();
-                match last {
-                    Some(c) if valid && self.fits(self.scroll, self.cursor, avail) => {
+                let valid = self.scroll <= self.echo_from
+                    && self.echo_from <= self.cursor
+                    && self.line.is_char_boundary(self.scroll)
+                    && self.line.is_char_boundary(self.echo_from);
+                if valid && self.fits(self.scroll, self.cursor, avail) {
+                    let typed = self.line.get(self.echo_from..self.cursor).unwrap_or("");
+                    for c in typed.chars() {
                         self.put(c, out);
                     }
-                    _ => self.redraw(screen, out),
+                } else {
+                    self.redraw(screen, out);
                 }
             }
             Change::Moved => {
@@ -461,6 +492,18 @@ impl Editor {
             }
             Change::Redraw => self.redraw(screen, out),
         }
+    }
+
+    /// Forgets what was marked (the input row is drawn afresh or not shown).
+    pub fn discard(&mut self) {
+        self.pending = Change::None;
+    }
+
+    /// Shows what `change` did at once: [`Editor::mark`] and
+    /// [`Editor::flush`].
+    pub fn draw(&mut self, change: Change, screen: &Screen, out: &mut Vec<u8>) {
+        self.mark(change);
+        self.flush(screen, out);
     }
 
     /// The whole input row again: `\r`, the prompt, the visible part of
@@ -477,6 +520,7 @@ impl Editor {
     /// Right after the prompt was written: the visible part of the line
     /// and the cursor (nothing at all for an empty line).
     pub fn after_prompt(&mut self, screen: &Screen, out: &mut Vec<u8>) {
+        self.pending = Change::None;
         if self.line.is_empty() {
             self.scroll = 0;
             return;
@@ -769,6 +813,42 @@ mod tests {
         let ch = e.kill_line();
         e.draw(ch, &screen(80), &mut out);
         assert_eq!(shown(&out), "\r> \x1b[K");
+    }
+
+    #[test]
+    fn edits_marked_together_are_drawn_once() {
+        let scr = screen(80);
+        let mut e = Editor::new(100);
+        let mut out = Vec::new();
+        for c in "abc".chars() {
+            let ch = e.insert(c).unwrap();
+            e.mark(ch);
+        }
+        e.flush(&scr, &mut out);
+        assert_eq!(shown(&out), "abc");
+        out.clear();
+        for _ in 0..1000 {
+            let ch = e.left();
+            e.mark(ch);
+            let ch = e.right();
+            e.mark(ch);
+        }
+        let ch = e.home();
+        e.mark(ch);
+        e.flush(&scr, &mut out);
+        assert_eq!(shown(&out), "\r\x1b[2C");
+        out.clear();
+        let ch = e.insert('x').unwrap();
+        e.mark(ch);
+        let ch = e.end();
+        e.mark(ch);
+        let ch = e.insert('y').unwrap();
+        e.mark(ch);
+        e.flush(&scr, &mut out);
+        assert_eq!(shown(&out), "\r> xabcy\x1b[K");
+        out.clear();
+        e.flush(&scr, &mut out);
+        assert!(out.is_empty());
     }
 
     #[test]

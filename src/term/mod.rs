@@ -172,7 +172,8 @@ impl Terminal {
                 }
                 Input::EraseChar | Input::EraseLine => {}
                 Input::Size { cols, rows } => {
-                    self.naws_size = true;
+                    // 0×0 says nothing: the size may still be asked for.
+                    self.naws_size |= cols != 0 && rows != 0;
                     self.report_size(cols, rows);
                 }
                 Input::CharMode(on) => {
@@ -180,6 +181,7 @@ impl Terminal {
                 }
             }
         }
+        self.flush(out);
         // Without a size from NAWS, ask the terminal once. A telnet client
         // may still answer our DO NAWS in its next packet: wait for that
         // answer, or for the first keystroke.
@@ -280,7 +282,8 @@ impl Terminal {
             }
             Mode::Line => {
                 // The client's terminal edits from now on; it already shows
-                // what was typed.
+                // what was typed (drawn now).
+                self.flush(out);
                 self.reader.set_partial(self.editor.take().into_bytes());
                 self.keys = Decoder::default();
             }
@@ -300,6 +303,7 @@ impl Terminal {
                 None => return self.bell(out),
             },
             Key::Enter => {
+                self.flush(out);
                 let line = self.editor.submit();
                 if self.shown && !self.view {
                     out.extend_from_slice(b"\r\n");
@@ -323,6 +327,7 @@ impl Terminal {
             Key::Down => self.editor.down(),
             Key::Tab => return self.tab(out, complete),
             Key::CtrlC | Key::CtrlD if self.editor.is_empty() => {
+                self.flush(out);
                 events.push(Event::Interrupt);
                 return;
             }
@@ -336,19 +341,20 @@ impl Terminal {
                 return;
             }
         };
-        self.draw(change, out);
+        self.draw(change);
     }
 
     fn tab(&mut self, out: &mut Vec<u8>, complete: &mut dyn FnMut(&str) -> Vec<String>) {
         let candidates = complete(self.editor.before_cursor());
         match self.editor.complete(candidates) {
             Completion::Bell => self.bell(out),
-            Completion::Done(change) => self.draw(change, out),
+            Completion::Done(change) => self.draw(change),
             Completion::List(..) if self.view => self.bell(out),
             Completion::List(names, more) => {
                 if !self.shown {
                     return;
                 }
+                self.flush(out);
                 out.extend_from_slice(b"\r\n");
                 for (i, name) in names.iter().enumerate() {
                     if i > 0 {
@@ -371,19 +377,30 @@ impl Terminal {
         }
     }
 
-    fn draw(&mut self, change: Change, out: &mut Vec<u8>) {
+    /// Notes an edit; it is drawn by [`Terminal::flush`], once per read.
+    fn draw(&mut self, change: Change) {
+        if self.shown {
+            self.editor.mark(change);
+        }
+    }
+
+    /// Draws the edits noted so far (before anything else is written).
+    fn flush(&mut self, out: &mut Vec<u8>) {
         if self.shown {
             let screen = Screen {
                 prompt: &self.prompt,
                 prompt_width: self.prompt_width,
                 cols: usize::from(self.size.cols),
             };
-            self.editor.draw(change, &screen, out);
+            self.editor.flush(&screen, out);
+        } else {
+            self.editor.discard();
         }
     }
 
     fn bell(&mut self, out: &mut Vec<u8>) {
         if self.shown && !std::mem::replace(&mut self.rang, true) {
+            self.flush(out);
             out.push(0x07);
         }
     }
@@ -883,10 +900,13 @@ mod tests {
         assert_eq!(c.feed(b"\x1b[3~"), "\r> ne two\x1b[K\r\x1b[2C");
         assert_eq!(c.feed(b"\x05"), "\r\x1b[8C");
         assert_eq!(c.feed(b"\x17"), "\r> ne \x1b[K");
-        assert_eq!(
-            c.feed(b"\x1bOH\x1b[C\x1b[F\x1b[1~\x1b[4~"),
-            "\r\x1b[2C\r\x1b[3C\r\x1b[5C\r\x1b[2C\r\x1b[5C"
-        );
+        assert_eq!(c.feed(b"\x1bOH"), "\r\x1b[2C");
+        assert_eq!(c.feed(b"\x1b[C"), "\r\x1b[3C");
+        assert_eq!(c.feed(b"\x1b[F"), "\r\x1b[5C");
+        assert_eq!(c.feed(b"\x1b[1~"), "\r\x1b[2C");
+        assert_eq!(c.feed(b"\x1b[4~"), "\r\x1b[5C");
+        // Keys that come in one read are drawn once.
+        assert_eq!(c.feed(b"\x1b[7~\x1bOC\x1b[8~\x1b[H\x1bOC"), "\r\x1b[3C");
         assert_eq!(c.feed(b"\x15"), "\r> \x1b[K");
         c.feed(b"x\r");
         assert_eq!(c.events(), vec![line("x")]);
@@ -1124,7 +1144,7 @@ mod tests {
     fn an_idle_terminal_is_small_and_holds_nothing() {
         let t = Terminal::new(1024, true);
         assert!(
-            std::mem::size_of::<Terminal>() <= 320,
+            std::mem::size_of::<Terminal>() <= 288,
             "{}",
             std::mem::size_of::<Terminal>()
         );
