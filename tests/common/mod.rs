@@ -213,17 +213,22 @@ impl Server {
         Server::launch(cfg, Some(limit))
     }
 
-    fn launch(cfg: &Cfg, fd_limit: Option<u32>) -> Server {
-        let config = temp_file(&cfg.ron());
-        let mut command = match fd_limit {
+    /// The command that runs the binary, its open-file limit (soft and
+    /// hard) set to `fd_limit` by a shell that execs it.
+    fn command(fd_limit: Option<u32>) -> Command {
+        match fd_limit {
             None => Command::new(bin()),
             Some(n) => {
                 let mut c = Command::new("bash");
                 c.args(["-c", &format!("ulimit -n {n} && exec \"$0\" \"$@\""), bin()]);
                 c
             }
-        };
-        let mut child = command
+        }
+    }
+
+    fn launch(cfg: &Cfg, fd_limit: Option<u32>) -> Server {
+        let config = temp_file(&cfg.ron());
+        let mut child = Server::command(fd_limit)
             .arg("--config")
             .arg(&config)
             .args(["--port", "0"])
@@ -255,6 +260,25 @@ impl Server {
     /// `Now running on` if the test reads stdout, else from stderr's
     /// `chatsock: listening on`; one of the two must be `Output::Read`.
     pub fn with_outputs(cfg: &Cfg, stdout: Output, stderr: Output) -> Server {
+        Server::launch_with_outputs(cfg, None, stdout, stderr)
+    }
+
+    /// `with_outputs` and `with_fd_limit` at once.
+    pub fn with_fd_limit_and_outputs(
+        cfg: &Cfg,
+        limit: u32,
+        stdout: Output,
+        stderr: Output,
+    ) -> Server {
+        Server::launch_with_outputs(cfg, Some(limit), stdout, stderr)
+    }
+
+    fn launch_with_outputs(
+        cfg: &Cfg,
+        fd_limit: Option<u32>,
+        stdout: Output,
+        stderr: Output,
+    ) -> Server {
         let read_stdout = matches!(stdout, Output::Read);
         let read_stderr = matches!(stderr, Output::Read);
         assert!(
@@ -266,7 +290,7 @@ impl Server {
         let (err_stdio, err_lines, err_held) = stderr.open();
         // The Command (and with it the parent's copy of each write end) is
         // dropped right after the spawn, so a pipe ends when the server exits.
-        let child = Command::new(bin())
+        let child = Server::command(fd_limit)
             .arg("--config")
             .arg(&config)
             .args(["--port", "0"])
@@ -442,11 +466,15 @@ pub enum Output {
     Stalled,
     /// `/dev/full`: every write fails with ENOSPC.
     Full,
+    /// A pipe already full when the server starts, kept open and never
+    /// read: the server's first write to it blocks, and so does every one
+    /// after.
+    Jammed,
 }
 
 impl Output {
     /// The child's end, the lines the test will see (none unless `Read`),
-    /// and a read end to keep open (`Stalled`).
+    /// and a read end to keep open (`Stalled`, `Jammed`).
     fn open(self) -> (Stdio, Receiver<String>, Option<PipeReader>) {
         let nothing = || mpsc::channel().1;
         match self {
@@ -469,6 +497,17 @@ impl Output {
                     .open("/dev/full")
                     .expect("open /dev/full");
                 (full.into(), nothing(), None)
+            }
+            Output::Jammed => {
+                use std::os::fd::AsRawFd;
+                let (r, mut w) = std::io::pipe().expect("pipe");
+                // An empty pipe takes one write of its whole capacity.
+                // SAFETY: F_GETPIPE_SZ only reads the pipe's size.
+                let capacity = unsafe { libc::fcntl(w.as_raw_fd(), libc::F_GETPIPE_SZ) };
+                assert!(capacity > 0, "F_GETPIPE_SZ");
+                w.write_all(&vec![b'x'; capacity as usize])
+                    .expect("fill the pipe");
+                (w.into(), nothing(), Some(r))
             }
         }
     }
@@ -610,6 +649,27 @@ impl Client {
                 );
             }
             from = self.buf.len().saturating_sub(n.len());
+            self.fill(left);
+        }
+    }
+
+    /// Waits up to `timeout` until the received text contains one of
+    /// `needles`; returns the index of the first found, leaving the text
+    /// for later `expect`s. None on timeout, or if the connection closed
+    /// without any of them.
+    pub fn wait_for_any(&mut self, needles: &[&str], timeout: Duration) -> Option<usize> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(i) = needles
+                .iter()
+                .position(|n| find(&self.buf, n.as_bytes()).is_some())
+            {
+                return Some(i);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if self.closed || left.is_zero() {
+                return None;
+            }
             self.fill(left);
         }
     }
