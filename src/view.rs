@@ -242,7 +242,11 @@ pub fn full_view(history: &VecDeque<Rc<HistLine>>, layout: Layout, label: Label)
 /// input line is never touched.
 pub fn view_update(line: &HistLine, layout: Layout) -> Vec<u8> {
     if layout.too_small() {
-        return Vec::new();
+        // No room for the view: the line is printed as it comes, like a log,
+        // so nothing (a DM, the shutdown notice) goes unseen.
+        let mut out = b"\r\n".to_vec();
+        push_row(&mut out, &line.text, line.style);
+        return out;
     }
     let mut out = Vec::with_capacity(line.text.len() + 40);
     let (top, bottom) = (layout.top, layout.separator_row() - 1);
@@ -396,7 +400,7 @@ mod tests {
         let l = Layout::new(10, 3, 20, true);
         let v = String::from_utf8(full_view(&hist(&["a"]), l, Label::None)).unwrap();
         assert!(v.contains("Terminal too small (10x3). Try :size."), "{v:?}");
-        assert!(view_update(&message_line("a", 3, "b"), l).is_empty());
+        assert_eq!(view_update(&message_line("a", 3, "b"), l), b"\r\n[a  ]: b");
     }
 
     #[test]

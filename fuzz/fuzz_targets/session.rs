@@ -63,7 +63,9 @@
 use chatsock::chat::{Chat, Chunk, ClientId, Timer, TimerKind, NOTICE_BURST, NOTICE_EVERY};
 use chatsock::config::Config;
 use chatsock::log::{dropped_notice, Queue};
+use chatsock::term::width::width;
 use chatsock::text::sanitize;
+use chatsock::view::Layout;
 use libfuzzer_sys::fuzz_target;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::OnceLock;
@@ -175,6 +177,17 @@ enum Op {
     LogStall,
     ShutdownNotice,
     ShutdownGoodbye,
+    /// The terminal layer learned a size and mode (NAWS, a cursor-position
+    /// report, character mode agreed): tiny, odd and huge sizes.
+    Term {
+        cols: u16,
+        rows: u16,
+        char_mode: bool,
+    },
+    /// Ctrl+C or Ctrl+D on an empty line (character mode).
+    Interrupt,
+    /// Tab: completion candidates for a dictionary line as typed so far.
+    Complete(u8),
 }
 
 /// 0 to 63 minutes: `b >> 6` picks the unit (100 ms, 1 s, 10 s, 1 min),
@@ -231,7 +244,30 @@ fn decode(mut data: &[u8]) -> Vec<(ClientId, Op)> {
                 }
             }
             29 => Op::ShutdownNotice,
-            _ => Op::ShutdownGoodbye,
+            30 => Op::ShutdownGoodbye,
+            _ => {
+                let b = byte(&mut data);
+                match b >> 6 {
+                    0 | 1 => {
+                        let (c, r) = (byte(&mut data), byte(&mut data));
+                        // Up to 255 exactly, or scaled to the clamp limits.
+                        let scale = |v: u8, max: u16| {
+                            if b & 1 == 1 {
+                                u16::from(v).saturating_mul(4).min(max)
+                            } else {
+                                u16::from(v)
+                            }
+                        };
+                        Op::Term {
+                            cols: scale(c, chatsock::term::MAX_COLS),
+                            rows: scale(r, chatsock::term::MAX_ROWS),
+                            char_mode: b & 2 == 2,
+                        }
+                    }
+                    2 => Op::Interrupt,
+                    _ => Op::Complete(b),
+                }
+            }
         };
         ops.push((id, op));
     }
@@ -405,7 +441,6 @@ struct Harness {
     timers: Vec<(Duration, Timer)>,
     max_line: usize,
     queue_limit: usize,
-    height: usize,
     idle: Duration,
     name_timeout: Duration,
     /// The first shutdown signal came.
@@ -428,30 +463,35 @@ struct Harness {
     said: HashSet<String>,
 }
 
-/// The server's own escape sequences, removed before looking for what a
-/// user might have smuggled in.
-fn strip_server_sequences(s: &str, height: usize) -> String {
-    let region = format!("\x1b[1;{height}r");
-    let goto = format!("\x1b[{height};1H");
-    // The input line is redrawn from the separator row down.
-    let goto_separator = format!("\x1b[{};1H", height + 1);
-    let mut s = s.to_string();
+/// The chat-view layout of client `id` as the core sees its terminal.
+fn layout_of(chat: &Chat, id: ClientId) -> Layout {
+    let t = chat.term(id).expect("a connected client has a terminal");
+    Layout::new(
+        usize::from(t.cols),
+        usize::from(t.rows),
+        chat.config().chatview_max,
+        t.char_mode,
+    )
+}
+
+/// The server's own escape sequences for a client with `layout` (its
+/// scroll region and cursor moves, styles, clears), removed before looking
+/// for what a user might have smuggled in: user text never holds an ESC.
+fn strip_server_sequences(s: &str, layout: Layout) -> String {
+    let mut s = s.replace(
+        &format!(
+            "\x1b[{};{}r",
+            layout.top,
+            layout.separator_row().saturating_sub(1)
+        ),
+        "",
+    );
+    for row in (1..=layout.rows.max(1)).rev() {
+        s = s.replace(&format!("\x1b[{row};1H"), "");
+    }
     for seq in [
-        region.as_str(),
-        goto.as_str(),
-        goto_separator.as_str(),
-        "\x1b[J",
-        "\x1b[2J",
-        "\x1b[H",
-        "\x1b[41m",
-        "\x1b[97m",
-        "\x1b[0m",
-        "\x1b[K",
-        "\x1b[r",
-        "\x1b7",
-        "\x1b8",
-        "\r",
-        "\n",
+        "\x1b[J", "\x1b[2J", "\x1b[H", "\x1b[41m", "\x1b[97m", "\x1b[0m", "\x1b[K", "\x1b[r",
+        "\x1b7", "\x1b8", "\r", "\n",
     ] {
         s = s.replace(seq, "");
     }
@@ -463,13 +503,16 @@ fn is_bidi(c: char) -> bool {
 }
 
 /// Whose join or leave a chat-view update announces, if it is one.
-fn notice_subject(bytes: &[u8]) -> Option<&str> {
+fn notice_subject(bytes: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(bytes).ok()?;
+    // A notice wider than the viewer's terminal comes as several styled rows.
+    let text = text.replace("\x1b[0m\r\n\x1b[41m\x1b[97m", "");
     const SERVER: &str = "[SERVER]: ";
     let line = &text[text.find(SERVER)? + SERVER.len()..];
     let line = &line[..line.find("\x1b[0m")?];
     line.strip_suffix(" joined the room.")
         .or_else(|| line.strip_suffix(" left the room."))
+        .map(str::to_string)
 }
 
 impl Harness {
@@ -483,7 +526,6 @@ impl Harness {
         Harness {
             max_line: cfg.max_line_length,
             queue_limit: cfg.send_queue_limit,
-            height: cfg.chatview_max,
             idle: Duration::from_secs(cfg.idle_timeout * 60),
             name_timeout: Duration::from_secs(cfg.name_timeout),
             chat: Chat::new(cfg, chatsock::VERSION),
@@ -571,7 +613,7 @@ impl Harness {
             let bytes = chunk.bytes();
             let text = std::str::from_utf8(bytes)
                 .unwrap_or_else(|_| panic!("after {what}: invalid UTF-8 to {id}: {bytes:?}"));
-            let bare = strip_server_sequences(text, self.height);
+            let bare = strip_server_sequences(text, layout_of(&self.chat, id));
             if let Some(c) = bare.chars().find(|&c| c.is_control() || is_bidi(c)) {
                 panic!("after {what}: {c:?} reached {id} in {text:?}");
             }
@@ -581,7 +623,7 @@ impl Harness {
                 if !notices.contains(&rc.as_ptr()) {
                     notices.push(rc.as_ptr());
                     if let Some(name) = notice_subject(rc) {
-                        self.spend_notice(name, what);
+                        self.spend_notice(&name, what);
                     }
                 }
             }
@@ -666,27 +708,47 @@ impl Harness {
         }
     }
 
-    /// The chat view shows exactly `chatviewMax` history rows, and no row
-    /// breaks the frame.
+    /// The chat view fits the client's terminal: at most its history rows
+    /// (`min(chatviewMax, rows - 2)`, `rows - 3` in line mode), none wider
+    /// than the terminal, the separator exactly as wide, nothing below the
+    /// input row; or the too-small notice.
     fn check_view(&self, id: ClientId, what: &str) {
         let Some(frame) = self.chat.full_view(id) else {
             return;
         };
         assert!(self.connected(id), "after {what}: view for a stranger");
+        let layout = layout_of(&self.chat, id);
         let text = String::from_utf8(frame).expect("frame is UTF-8");
         let body = text
             .strip_prefix("\x1b[2J\x1b[H")
             .unwrap_or_else(|| panic!("after {what}: frame does not clear: {text:?}"));
+        if layout.too_small() {
+            assert!(
+                body.starts_with("Terminal too small ("),
+                "after {what}: {text:?}"
+            );
+            return;
+        }
         let rows: Vec<&str> = body.split("\r\n").collect();
-        assert_eq!(
-            rows.len(),
-            self.height + 2,
-            "after {what}: frame of {id} has {} rows: {text:?}",
-            rows.len()
+        // History rows, the separator, and the empty rest (the input row).
+        assert!(rows.len() >= 2, "after {what}: {text:?}");
+        assert_eq!(rows[rows.len() - 1], "", "after {what}: {text:?}");
+        let history = rows.len() - 2;
+        assert!(
+            history <= layout.history,
+            "after {what}: {history} rows: {text:?}"
         );
-        assert_eq!(rows[self.height + 1], "> ");
-        let history = rows[..self.height].iter().filter(|r| !r.is_empty()).count();
-        assert!(history <= self.height);
+        let goto = format!("\x1b[{};1H", layout.separator_row() - history);
+        assert!(rows[0].starts_with(&goto), "after {what}: {text:?}");
+        let separator = strip_server_sequences(rows[rows.len() - 2], layout);
+        assert_eq!(width(&separator), layout.cols, "after {what}: {text:?}");
+        for row in &rows[..history] {
+            let bare = strip_server_sequences(row, layout);
+            assert!(
+                width(&bare) <= layout.cols,
+                "after {what}: row {row:?} too wide"
+            );
+        }
     }
 
     /// After every op: nobody outstays `idleTimeout` or `nameTimeout` once
@@ -953,6 +1015,56 @@ impl Harness {
                     assert!(told.contains(&id), "shutdown notice never reached {id}");
                 }
                 self.apply("shutdown notice");
+            }
+            Op::Term {
+                cols,
+                rows,
+                char_mode,
+            } => {
+                if !self.connected(id)
+                    || self.conns[id].as_ref().is_some_and(|c| c.closing.is_some())
+                {
+                    return true;
+                }
+                self.chat.terminal(id, cols, rows, char_mode);
+                let t = self.chat.term(id).expect("connected");
+                assert_eq!((t.cols, t.rows, t.char_mode), (cols, rows, char_mode));
+                self.apply(&what);
+            }
+            Op::Interrupt => {
+                if !self.connected(id)
+                    || self.conns[id].as_ref().is_some_and(|c| c.closing.is_some())
+                {
+                    return true;
+                }
+                self.chat.interrupt(id);
+                self.apply(&what);
+            }
+            Op::Complete(i) => {
+                if !self.connected(id) {
+                    return true;
+                }
+                let line = DICT[usize::from(i) % DICT.len()];
+                let typed = String::from_utf8_lossy(line);
+                // Every prefix of the line, as a user types it.
+                for end in (0..=typed.len()).filter(|&e| typed.is_char_boundary(e)) {
+                    let before = &typed[..end];
+                    let found = self.chat.complete(id, before);
+                    let word = before.rsplit(' ').next().unwrap_or("").to_lowercase();
+                    for c in &found {
+                        assert!(
+                            c.to_lowercase().starts_with(&word),
+                            "after {what}: {c:?} does not complete {before:?}"
+                        );
+                        assert!(!c.chars().any(char::is_control), "after {what}: {c:?}");
+                    }
+                    // Hidden rooms never appear.
+                    assert!(
+                        !found.iter().any(|c| c == "backstage" || c == "staff"),
+                        "after {what}: a hidden room completed: {found:?}"
+                    );
+                }
+                assert!(self.chat.out.writes.is_empty(), "completion wrote output");
             }
             Op::ShutdownGoodbye => {
                 self.chat.shutdown_goodbye();
