@@ -388,3 +388,31 @@ fn idle_timeout_zero_sets_no_timer() {
     t.user(0, "a");
     assert!(t.chat.out.timers.iter().all(|x| x.kind != TimerKind::Idle));
 }
+
+#[test]
+fn tab_completion_in_a_server_of_ten_thousand_users_is_one_pass() {
+    let mut t = T::new("usernameLimit: 6, maxClients: 0");
+    for id in 0..10_000 {
+        t.chat.connect(id);
+        t.chat.line(id, format!("u{id}").as_bytes());
+    }
+    t.chat.out = Outbox::default();
+    let start = std::time::Instant::now();
+    let all = t.chat.complete(0, ":dm u");
+    assert_eq!(all.len(), 10_000);
+    let some = t.chat.complete(0, ":dm u99");
+    // u99, u990..u999, u9900..u9999.
+    assert_eq!(some.len(), 1 + 10 + 100);
+    assert!(some.iter().all(|n| n.starts_with("u99")));
+    assert_eq!(t.chat.complete(0, ":jo"), vec![":join".to_string()]);
+    assert_eq!(t.chat.complete(0, ":join sm"), vec!["small".to_string()]);
+    // Hidden rooms are never offered.
+    assert!(t
+        .chat
+        .complete(0, ":join ")
+        .iter()
+        .all(|r| r == "general" || r == "small"));
+    // Bounded time (a generous bound; it is one scan of the names).
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(t.chat.out.writes.is_empty());
+}
