@@ -435,3 +435,16 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_connection_is_small() {
+        // The slab entry of an idle client (its buffers are empty until
+        // used): with the core's entry it stays under 1 KiB per client.
+        let size = std::mem::size_of::<Conn>();
+        assert!(size <= 640, "Conn is {size} bytes");
+    }
+}
