@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Proves the benchmark works on a tiny workload: builds release, starts the
-# server with bench.ron on a free port, runs a small fanout, a small idle
-# and a small stall run against it, stops the server. Timings are printed, never asserted.
-# Exits non-zero if the server does not start or either run fails.
+# server with bench.ron on a free port, runs a small fanout (line and
+# character mode), a small idle and a small stall run against it, stops the
+# server. Timings are printed, never asserted.
+# Exits non-zero if the server does not start or any run fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,6 +45,9 @@ fi
 echo "ci-smoke: server $server_pid on $addr"
 
 timeout 60 "$bin/chatsock-bench" fanout --addr "$addr" -n 20 -s 2 -m 50 \
+  --pid "$server_pid" --stall 10 --timeout 50
+# Character mode: clients answer the telnet offer; the server echoes.
+timeout 60 "$bin/chatsock-bench" fanout --addr "$addr" -n 20 -s 2 -m 50 --char --prefix c \
   --pid "$server_pid" --stall 10 --timeout 50
 timeout 60 "$bin/chatsock-bench" idle --addr "$addr" -n 200 --prefix i \
   --pid "$server_pid" --settle 0.2 --stall 10 --timeout 50

@@ -7,8 +7,18 @@
 //! Message text carries `%%SENDER:SEQ:NANOS%` (NANOS since the bench
 //! started) padded to `--len` characters; every receiver scans its byte
 //! stream for those tokens and counts each message's first arrival only,
-//! since a sender's full redraw repeats its history. Never prints message
-//! text.
+//! since a sender's full redraw repeats its history. A token counts only
+//! right after `]: `, the end of a history line's `[name      ]: ` prefix,
+//! so a character-mode sender's echo of its own typing (`> %%…`, maybe
+//! scrolled) is never taken for a delivery. Never prints message text.
+//!
+//! The server opens every connection with telnet option offers (IAC WILL
+//! ECHO, WILL SGA, DO NAWS, then `\r ESC[K`); by default clients ignore
+//! them (the scan skips non-token bytes) and stay in line mode, ending
+//! their lines with `\r\n`. With `--char` each client answers at once (DO
+//! ECHO, DO SGA, WILL NAWS and an 80×24 NAWS report): the server then
+//! echoes and edits what it types, and every line it sends ends in `\r`
+//! (Enter), as a telnet client in character mode would.
 //!
 //! `stall` reads the kernel's side from /proc: /proc/net/sockstat (TCP
 //! memory in pages) and /proc/net/tcp{,6} (each server socket's Send-Q, the
@@ -59,6 +69,11 @@ it gets. Every second it prints the server's RSS, the kernel's TCP memory
 common:
   --pid PID         the server's pid: report its CPU time and memory
   --prefix P        username prefix (default u; names are P0, P1, ...)
+  --char            character mode: every client answers the server's telnet
+                    offer (DO ECHO, DO SGA, WILL NAWS, NAWS 80x24) before
+                    its username and ends its lines with \r; the server
+                    echoes what it types (default: line mode, lines end
+                    with \r\n, the offer unanswered)
   --concurrency C   logins in progress at once (default 100; the
                     server's listen backlog is 128)
   --src-ips K       spread sockets over source addresses 127.0.0.1..K
@@ -70,9 +85,17 @@ common:
 Prints one machine-readable `RESULT key=value ...` line and a summary.
 Exit status: 0 ok, 1 the run failed (stalled, refused, disconnected), 2 usage.";
 
-/// The longest `%%S:Q:T%` token (u32:u32:u64) plus slack: bytes kept from
-/// the end of one read for the next.
+/// The longest `%%S:Q:T%` token (u32:u32:u64) with the [`LEAD`] before it,
+/// plus slack: bytes kept from the end of one read for the next.
 const CARRY: usize = 64;
+/// What precedes a token in a chat-view history line (`[u3        ]: %%…`),
+/// and never in a character-mode sender's echo of its own typing (`> %%…`).
+const LEAD: &[u8] = b"]: ";
+/// Telnet bytes a `--char` client sends first: IAC DO ECHO, IAC DO SGA,
+/// IAC WILL NAWS, IAC SB NAWS 0 80 0 24 IAC SE (80 columns, 24 rows).
+const TELNET_CHAR_ANSWER: &[u8] = &[
+    255, 253, 1, 255, 253, 3, 255, 251, 31, 255, 250, 31, 0, 80, 0, 24, 255, 240,
+];
 /// Bytes per `read` call.
 const READ_BUF: usize = 256 * 1024;
 /// Clients per source address before spreading over more: the ephemeral
@@ -115,6 +138,27 @@ struct Args {
     secs: Duration,
     /// stall: the viewers' SO_RCVBUF.
     rcvbuf: usize,
+    /// `--char`: answer the telnet offer, end lines with `\r`.
+    char_mode: bool,
+}
+
+impl Args {
+    /// What ends a line the client types: Enter is `\r` in character mode.
+    fn eol(&self) -> &'static str {
+        if self.char_mode {
+            "\r"
+        } else {
+            "\r\n"
+        }
+    }
+
+    fn term(&self) -> &'static str {
+        if self.char_mode {
+            "char"
+        } else {
+            "line"
+        }
+    }
 }
 
 fn parse_args(argv: &[String]) -> Result<Args, String> {
@@ -147,12 +191,17 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         hold: Duration::ZERO,
         secs: Duration::from_secs(30),
         rcvbuf: 4096,
+        char_mode: false,
     };
     let mut have_addr = false;
     let mut it = argv[1..].iter();
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
             return Err(String::new());
+        }
+        if flag == "--char" {
+            a.char_mode = true;
+            continue;
         }
         let value = it.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
         let num = |what: &str| -> Result<f64, String> {
@@ -326,14 +375,19 @@ fn parse_token(b: &[u8]) -> Parsed {
     }
 }
 
-/// Finds every complete `%%S:Q:T%` token in `buf`, calling `on` for each;
-/// returns where the unfinished tail starts (to carry into the next read).
+/// Finds every complete `%%S:Q:T%` token in `buf` that directly follows
+/// [`LEAD`], calling `on` for each; returns where the tail to carry into the
+/// next read starts: an unfinished token with the bytes before it, or else
+/// the last `LEAD.len()` bytes (a history line's lead may end one read and
+/// its token start the next). A carried tail never holds a whole token, so
+/// nothing is reported twice.
 fn scan(buf: &[u8], mut on: impl FnMut(u32, u32, u64)) -> usize {
+    let keep = |p: usize| p.saturating_sub(LEAD.len());
     let mut i = 0;
     while let Some(off) = buf.get(i..).and_then(|t| t.iter().position(|&b| b == b'%')) {
         let p = i + off;
         match buf.get(p + 1) {
-            None => return p,
+            None => return keep(p),
             Some(b'%') => {}
             Some(_) => {
                 i = p + 1;
@@ -342,14 +396,16 @@ fn scan(buf: &[u8], mut on: impl FnMut(u32, u32, u64)) -> usize {
         }
         match parse_token(buf.get(p + 2..).unwrap_or_default()) {
             Parsed::Token(s, q, t, used) => {
-                on(s, q, t);
+                if buf.get(..p).is_some_and(|b| b.ends_with(LEAD)) {
+                    on(s, q, t);
+                }
                 i = p + 2 + used;
             }
-            Parsed::Incomplete if buf.len() - p < CARRY => return p,
+            Parsed::Incomplete if buf.len() - keep(p) <= CARRY => return keep(p),
             Parsed::Incomplete | Parsed::Invalid => i = p + 1,
         }
     }
-    buf.len()
+    keep(buf.len())
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -620,6 +676,8 @@ struct Fan {
     acked: Vec<u32>,
     acked_at: Vec<Instant>,
     deliveries: u64,
+    /// Of those, first arrivals at clients that do not send.
+    viewer_deliveries: u64,
     /// Pairs (receiver, sender) that saw the sender's last message.
     complete: usize,
     hist: Hist,
@@ -791,6 +849,12 @@ impl Bench {
             match c.stream.peer_addr() {
                 Ok(_) => {
                     let _ = c.stream.set_nodelay(true);
+                    if self.args.char_mode {
+                        // Answered before the server's offer is even read,
+                        // as the brief's character-mode client does; sent
+                        // by the flush below.
+                        c.out.extend_from_slice(TELNET_CHAR_ANSWER);
+                    }
                     c.stage = Stage::Prompt;
                     self.last_progress = Instant::now();
                 }
@@ -895,6 +959,9 @@ impl Bench {
                     fan.complete += 1;
                 }
                 fan.deliveries += 1;
+                if i >= fan.senders {
+                    fan.viewer_deliveries += 1;
+                }
                 fan.hist.record(now_ns.saturating_sub(t));
             });
             fan.last_rx = now;
@@ -930,19 +997,20 @@ impl Bench {
                 ));
             }
             let view_marker = format!("[room/{room}]\r\n> ");
+            let eol = self.args.eol();
             let (marker, next, reply): (&[u8], Stage, String) = match c.stage {
                 Stage::Prompt => (
                     b"Enter a username: ",
                     Stage::Named,
-                    format!("{}\r\n", name_of(&self.args, i)),
+                    format!("{}{eol}", name_of(&self.args, i)),
                 ),
                 Stage::Named => (
                     b"You are now connected as '",
                     Stage::Joined,
-                    format!(":join {room}\r\n"),
+                    format!(":join {room}{eol}"),
                 ),
                 Stage::Joined if view => {
-                    (b"You joined the room '", Stage::View, ":chat\r\n".into())
+                    (b"You joined the room '", Stage::View, format!(":chat{eol}"))
                 }
                 Stage::Joined => (b"You joined the room '", Stage::Ready, String::new()),
                 Stage::View => (view_marker.as_bytes(), Stage::Ready, String::new()),
@@ -1030,7 +1098,7 @@ impl Bench {
         if m.len() < self.args.len {
             m.resize(self.args.len, b'x');
         }
-        m.extend_from_slice(b"\r\n");
+        m.extend_from_slice(self.args.eol().as_bytes());
         m
     }
 
@@ -1131,6 +1199,7 @@ fn run_fanout(args: Args) -> Result<(), String> {
         acked: vec![0; s],
         acked_at: vec![now; s],
         deliveries: 0,
+        viewer_deliveries: 0,
         complete: 0,
         hist: Hist::new(),
         last_progress: now,
@@ -1202,11 +1271,24 @@ fn run_fanout(args: Args) -> Result<(), String> {
         .max(1e-9);
     let d = fan.deliveries.max(1) as f64;
     let rx = b.total_rx() - rx0;
+    // Non-senders apart: a sender also gets its own input line reset and,
+    // in character mode, the echo of what it types.
     let viewers_rx: u64 = b.clients[s..].iter().map(|c| c.rx_bytes).sum::<u64>() - viewers_rx0;
-    let viewer_deliveries = ((args.n - s) as u64 * s as u64 * u64::from(args.messages)).max(1);
+    let senders_rx = rx - viewers_rx;
+    let viewer_deliveries = fan.viewer_deliveries;
+    let sender_deliveries = fan.deliveries - viewer_deliveries;
+    let per = |bytes: u64, deliveries: u64| -> String {
+        if deliveries == 0 {
+            "-".into()
+        } else {
+            format!("{:.1}", bytes as f64 / deliveries as f64)
+        }
+    };
     let rate = fan.deliveries as f64 / secs;
     let expected = expected_pairs as u64 * u64::from(args.messages);
     let lost = expected.saturating_sub(fan.deliveries);
+    let viewer_lost = ((args.n - s) as u64 * s as u64 * u64::from(args.messages))
+        .saturating_sub(viewer_deliveries);
     let server_cpu = cpu0.zip(cpu1).map(|(a, b)| b - a);
     let bench_cpu = self_cpu0.zip(self_cpu1).map(|(a, b)| b - a);
     let peak = args.pid.and_then(|p| vm_kib(p, "VmHWM:"));
@@ -1218,9 +1300,9 @@ fn run_fanout(args: Args) -> Result<(), String> {
     };
     println!(
         "RESULT mode=fanout clients={} senders={s} messages={} len={} rate={offered} window={} \
-         deliveries={} expected={} lost={} secs={secs:.3} deliveries_per_s={rate:.0} \
-         p50_us={} p99_us={} max_us={} bytes_per_delivery={:.1} viewer_bytes_per_delivery={:.1} \
-         server_cpu_s={} server_cpu_s_per_million={} server_peak_rss_kib={} server_rss_kib={} \
+         deliveries={} expected={} lost={} viewer_lost={viewer_lost} secs={secs:.3} deliveries_per_s={rate:.0} \
+         p50_us={} p99_us={} max_us={} bytes_per_delivery={:.1} viewer_bytes_per_delivery={} \
+         sender_bytes_per_delivery={} term={} server_cpu_s={} server_cpu_s_per_million={} server_peak_rss_kib={} server_rss_kib={} \
          bench_cpu_s={}",
         args.n,
         args.messages,
@@ -1233,7 +1315,9 @@ fn run_fanout(args: Args) -> Result<(), String> {
         fmt_us(fan.hist.quantile(0.99)),
         fmt_us(fan.hist.max),
         rx as f64 / d,
-        viewers_rx as f64 / viewer_deliveries as f64,
+        per(viewers_rx, viewer_deliveries),
+        per(senders_rx, sender_deliveries),
+        args.term(),
         opt(server_cpu.map(|c| format!("{c:.2}"))),
         opt(server_cpu.map(|c| format!("{:.2}", c / d * 1e6))),
         opt(peak.map(|p| p.to_string())),
@@ -1256,8 +1340,9 @@ fn run_fanout(args: Args) -> Result<(), String> {
     );
     if lost > 0 {
         println!(
-            "  {lost} of {expected} deliveries never shown ({:.1}%): the server replaced them \
-             with a later full frame (coalescing) or dropped the client",
+            "  {lost} of {expected} deliveries never shown ({:.1}%; {viewer_lost} of them to \
+             non-senders): the server replaced them with a later full frame (coalescing) or \
+             dropped the client",
             lost as f64 * 100.0 / expected as f64
         );
     }
@@ -1268,9 +1353,13 @@ fn run_fanout(args: Args) -> Result<(), String> {
         fmt_us(fan.hist.max)
     );
     println!(
-        "  {:.1} bytes received per delivery ({:.1} for non-senders, whose every line is an incremental update)",
+        "  {:.1} bytes received per delivery: {} for the {} non-senders (each line an \
+         incremental update), {} for the {s} senders ({} mode)",
         rx as f64 / d,
-        viewers_rx as f64 / viewer_deliveries as f64
+        per(viewers_rx, viewer_deliveries),
+        args.n - s,
+        per(senders_rx, sender_deliveries),
+        args.term()
     );
     if let Some(c) = server_cpu {
         println!(
@@ -1314,11 +1403,13 @@ fn run_idle(args: Args) -> Result<(), String> {
         .map(|(a, b)| (b.saturating_sub(a)) as f64 * 1024.0 / args.n as f64);
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     println!(
-        "RESULT mode=idle clients={} rooms={} src_ips={} login_s={:.2} server_rss_before_kib={} \
-         server_rss_kib={} server_rss_per_client_bytes={} server_peak_rss_kib={}",
+        "RESULT mode=idle clients={} rooms={} src_ips={} term={} login_s={:.2} \
+         server_rss_before_kib={} server_rss_kib={} server_rss_per_client_bytes={} \
+         server_peak_rss_kib={}",
         args.n,
         args.rooms.join(","),
         b.src_ips,
+        args.term(),
         login.as_secs_f64(),
         opt(rss0.map(|v| v.to_string())),
         opt(rss1.map(|v| v.to_string())),
@@ -1326,8 +1417,10 @@ fn run_idle(args: Args) -> Result<(), String> {
         opt(hwm.map(|v| v.to_string())),
     );
     println!(
-        "idle: {} named clients in rooms {} (from {} source address{}), logged in in {:.2} s",
+        "idle: {} named clients ({} mode) in rooms {} (from {} source address{}), logged in \
+         in {:.2} s",
         args.n,
+        args.term(),
         args.rooms.join(","),
         b.src_ips,
         if b.src_ips == 1 { "" } else { "es" },
@@ -1468,12 +1561,13 @@ fn run_stall(args: Args) -> Result<(), String> {
     let closed = viewers.saturating_sub(last.q.open);
     println!(
         "RESULT mode=stall clients={viewers} secs={} rate={rate} len={} rcvbuf={} sent={sent} \
-         login_s={:.2} server_rss_before_kib={} server_rss_kib={} server_peak_rss_kib={} \
+         term={} login_s={:.2} server_rss_before_kib={} server_rss_kib={} server_peak_rss_kib={} \
          tcp_mem_before_mib={} tcp_mem_mib={} tcp_mem_peak_mib={} orphans={} \
          sendq_total_kib={} sendq_max_kib={} sendq_total_peak_kib={} closed={closed}",
         args.secs.as_secs_f64(),
         args.len,
         args.rcvbuf,
+        args.term(),
         login.as_secs_f64(),
         opt(rss0.map(|v| v.to_string())),
         opt(last.rss.map(|v| v.to_string())),
@@ -1575,16 +1669,70 @@ mod tests {
     #[test]
     fn scan_finds_tokens_and_carries_the_tail() {
         let mut got = Vec::new();
-        let buf = b"\x1b7[u1 ]: %%3:17:123456%xxxx\x1b8 50% %%1:2:3";
+        let buf = b"\x1b7[u1 ]: %%3:17:123456%xxxx\x1b8 50% ]: %%1:2:3";
         let rest = scan(buf, |s, q, t| got.push((s, q, t)));
         assert_eq!(got, vec![(3, 17, 123456)]);
-        assert_eq!(&buf[rest..], b"%%1:2:3");
+        assert_eq!(&buf[rest..], b"]: %%1:2:3");
         let rest = scan(b"abc%", |_, _, _| {});
+        assert_eq!(rest, 0);
+        let rest = scan(b"abcdef%", |_, _, _| {});
         assert_eq!(rest, 3);
-        let buf = b"%%1:x:3%%%2:5:9%";
+        let buf = b"]: %%1:x:3%%]: %%2:5:9%";
         let rest = scan(buf, |s, q, t| got.push((s, q, t)));
-        assert_eq!(rest, buf.len());
+        assert_eq!(rest, buf.len() - LEAD.len());
         assert_eq!(got.last(), Some(&(2, 5, 9)));
+        // The carried tail is never scanned into a second report.
+        let mut again = buf[rest..].to_vec();
+        again.extend_from_slice(b"xx");
+        let n = got.len();
+        scan(&again, |s, q, t| got.push((s, q, t)));
+        assert_eq!(got.len(), n);
+    }
+
+    /// Feeds `chunks` as successive reads, carrying the tail as `read` does.
+    fn scan_reads(chunks: &[&[u8]]) -> Vec<(u32, u32, u64)> {
+        let mut got = Vec::new();
+        let mut carry = Vec::new();
+        for chunk in chunks {
+            carry.extend_from_slice(chunk);
+            let rest = scan(&carry, |s, q, t| got.push((s, q, t)));
+            assert!(carry.len() - rest <= CARRY);
+            carry.drain(..rest);
+        }
+        got
+    }
+
+    #[test]
+    fn only_history_lines_count_not_a_char_mode_echo() {
+        // A character-mode sender's echo: the prompt, then what it typed,
+        // or a horizontally scrolled part of it; then the real update.
+        let echo: &[u8] = b"\r> %%0:7:99%xxxx\x1b[K";
+        let scrolled: &[u8] = b"\r> %0:7:99%xxxx\x1b[K";
+        let update: &[u8] = b"\x1b7\x1b[3;22r\x1b[22;1H\r\n[u0        ]: %%0:7:99%xxxx\x1b[r\x1b8";
+        assert_eq!(scan_reads(&[echo, scrolled]), vec![]);
+        assert_eq!(scan_reads(&[echo, update]), vec![(0, 7, 99)]);
+        // The lead at the end of one read, the token in the next; a token
+        // split anywhere.
+        let whole = [echo, update].concat();
+        for cut in 0..whole.len() {
+            let (a, b) = whole.split_at(cut);
+            assert_eq!(scan_reads(&[a, b]), vec![(0, 7, 99)], "cut at {cut}");
+        }
+        // The server's telnet offer first changes nothing.
+        let greeting: &[u8] = b"\xff\xfb\x01\xff\xfb\x03\xff\xfd\x1f\r\x1b[K";
+        assert_eq!(scan_reads(&[greeting, update]), vec![(0, 7, 99)]);
+    }
+
+    #[test]
+    fn char_mode_ends_lines_with_cr() {
+        let argv = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let a = parse_args(&argv("fanout --addr 127.0.0.1:1 -n 3 --char -s 2 -m 1")).unwrap();
+        assert!(a.char_mode);
+        assert_eq!((a.eol(), a.term()), ("\r", "char"));
+        let a = parse_args(&argv("idle --addr 127.0.0.1:1 -n 3")).unwrap();
+        assert!(!a.char_mode);
+        assert_eq!((a.eol(), a.term()), ("\r\n", "line"));
+        assert_eq!(TELNET_CHAR_ANSWER.len(), 18);
     }
 
     #[test]
