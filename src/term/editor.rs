@@ -68,7 +68,7 @@ pub struct Editor {
     cursor: usize,
     /// Byte offset of the first character shown (horizontal scrolling).
     scroll: usize,
-    history: VecDeque<String>,
+    history: VecDeque<Box<str>>,
     history_bytes: usize,
     /// Which history line ↑/↓ is showing; `None`: the line being typed.
     browsing: Option<usize>,
@@ -121,7 +121,7 @@ impl Editor {
 
     /// The history, oldest first.
     pub fn history(&self) -> impl Iterator<Item = &str> {
-        self.history.iter().map(String::as_str)
+        self.history.iter().map(|l| &**l)
     }
 
     /// Bytes held: the line, the line saved while browsing, the history.
@@ -183,7 +183,7 @@ impl Editor {
     fn remember(&mut self, line: &str) {
         if line.is_empty()
             || line.len() > HISTORY_BYTES
-            || self.history.back().is_some_and(|last| last == line)
+            || self.history.back().is_some_and(|last| &**last == line)
         {
             return;
         }
@@ -195,7 +195,7 @@ impl Editor {
             }
         }
         self.history_bytes += line.len();
-        self.history.push_back(line.to_owned());
+        self.history.push_back(line.into());
     }
 
     /// Backspace: deletes the character (with its combining marks) before
@@ -303,7 +303,7 @@ impl Editor {
     fn show_history(&mut self, pos: Option<usize>) -> Change {
         self.browsing = pos;
         self.line = match pos.and_then(|p| self.history.get(p)) {
-            Some(h) => h.clone(),
+            Some(h) => h.to_string(),
             None => std::mem::take(&mut self.saved),
         };
         self.cursor = self.line.len();
