@@ -120,6 +120,15 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
+/// Asserts the process `pid` uses at most 5 clock ticks (50 ms) of CPU in
+/// one idle second: it waits for events, it does not spin.
+pub fn assert_not_spinning(pid: u32, when: &str) {
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = cpu_ticks(pid) - before;
+    assert!(used <= 5, "{used} ticks of CPU in 1 s {when}");
+}
+
 /// Send-Q (bytes the kernel holds unacknowledged or unsent) of every
 /// established TCP socket whose local port is `port`, from /proc/net/tcp
 /// and tcp6.
