@@ -198,11 +198,30 @@ fn push_row(out: &mut Vec<u8>, row: &str, style: Style) {
 }
 
 /// What a terminal too small for the chat view shows instead.
+/// It is wrapped to the width and cut to the rows above the input row, so
+/// it never scrolls the screen.
 pub fn too_small(layout: Layout) -> String {
-    format!(
-        "{CLEAR}Terminal too small ({}x{}). Try :size.\r\n",
-        layout.cols, layout.rows
-    )
+    let (c, r) = (layout.cols, layout.rows);
+    let room = r.saturating_sub(1);
+    // The full words if they fit above the input row, else shorter ones,
+    // else as much as fits.
+    let texts = [
+        format!("Terminal too small ({c}x{r}). Try :size."),
+        format!("Too small ({c}x{r}). Try :size."),
+        "Too small. :size".to_string(),
+    ];
+    let text = texts
+        .iter()
+        .find(|t| crate::term::width::rows(t, c.max(1)) <= room)
+        .unwrap_or(&texts[2]);
+    let rows = wrap(text, c.max(1));
+    let fit = room.min(rows.len());
+    let mut s = String::from(CLEAR);
+    for row in &rows[..fit] {
+        s.push_str(row);
+        s.push_str("\r\n");
+    }
+    s
 }
 
 /// The whole chat view but its prompt: clear, the history rows (newest at
@@ -399,7 +418,12 @@ mod tests {
     fn too_small_says_so() {
         let l = Layout::new(10, 3, 20, true);
         let v = String::from_utf8(full_view(&hist(&["a"]), l, Label::None)).unwrap();
-        assert!(v.contains("Terminal too small (10x3). Try :size."), "{v:?}");
+        // Shorter words where the full ones would not fit above the input
+        // row (wrapped to 10 columns, 2 rows).
+        assert_eq!(v, format!("{CLEAR}Too small.\r\n :size\r\n"));
+        let l = Layout::new(60, 3, 20, true);
+        let v = String::from_utf8(full_view(&hist(&["a"]), l, Label::None)).unwrap();
+        assert!(v.contains("Terminal too small (60x3). Try :size."), "{v:?}");
         assert_eq!(view_update(&message_line("a", 3, "b"), l), b"\r\n[a  ]: b");
     }
 

@@ -1026,7 +1026,7 @@ impl Harness {
                 {
                     return true;
                 }
-                self.chat.terminal(id, cols, rows, char_mode);
+                self.chat.terminal(id, Some((cols, rows)), char_mode);
                 let t = self.chat.term(id).expect("connected");
                 assert_eq!((t.cols, t.rows, t.char_mode), (cols, rows, char_mode));
                 self.apply(&what);

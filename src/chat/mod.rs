@@ -235,18 +235,20 @@ impl Chat {
         Some(self.client(id)?.term)
     }
 
-    /// The shell learned the client's terminal size or mode (telnet NAWS, a
-    /// cursor-position report, character mode agreed): a viewer's screen is
-    /// redrawn to fit.
-    pub fn terminal(&mut self, id: ClientId, cols: u16, rows: u16, char_mode: bool) {
+    /// The shell learned the client's terminal mode (character mode agreed
+    /// or detected) or size (`Some((cols, rows))`: telnet NAWS, a
+    /// cursor-position report): a viewer's screen is redrawn to fit.
+    pub fn terminal(&mut self, id: ClientId, size: Option<(u16, u16)>, char_mode: bool) {
         let Some(c) = self.client_mut(id) else { return };
-        let new = Term {
-            cols,
-            rows,
+        let mut new = Term {
             char_mode,
-            source: SizeSource::Terminal,
+            ..c.term
         };
-        let changed = (c.term.cols, c.term.rows, c.term.char_mode) != (cols, rows, char_mode);
+        if let Some((cols, rows)) = size {
+            (new.cols, new.rows, new.source) = (cols, rows, SizeSource::Terminal);
+        }
+        let changed =
+            (c.term.cols, c.term.rows, c.term.char_mode) != (new.cols, new.rows, char_mode);
         c.term = new;
         if changed {
             self.redraw_view(id);
@@ -431,7 +433,9 @@ impl Chat {
                 self.close(id, "quit");
             }
             Some(State::Palette) => {
+                // The question goes on a line of its own, as after Enter.
                 self.set_state(id, State::ConfirmQuit);
+                self.write(id, "\r\n");
                 self.write_prompt(id);
             }
             Some(State::ChatView) => {

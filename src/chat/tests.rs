@@ -250,7 +250,7 @@ fn message_limit_counts_characters() {
     t.say(0, ":chat");
     t.say(1, ":chat");
     // Wide enough that the message is not wrapped.
-    t.chat.terminal(1, 200, 24, false);
+    t.chat.terminal(1, Some((200, 24)), false);
     t.out(1);
     t.say(0, &"é".repeat(150));
     assert!(t.out(1).contains(&"é".repeat(150)));

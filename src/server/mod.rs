@@ -341,9 +341,9 @@ impl Server {
         let mode = conn.term.take_mode_change();
         let has_output = conn.unsent() > 0;
         if resized.is_some() || mode.is_some() {
-            let Size { cols, rows } = conn.term.size();
+            let size = resized.map(|Size { cols, rows }| (cols, rows));
             let char_mode = conn.term.mode() == Mode::Char;
-            self.chat.terminal(key, cols, rows, char_mode);
+            self.chat.terminal(key, size, char_mode);
             self.apply();
         }
         if has_output {

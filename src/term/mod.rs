@@ -77,6 +77,8 @@ pub struct Terminal {
     reported_mode: Mode,
     size: Size,
     resized: bool,
+    /// The terminal reported its size at least once.
+    reported: bool,
     /// A NAWS report gave the size: no need to ask with CPR.
     naws_size: bool,
     /// No complete line yet: a keystroke may still reveal a raw client.
@@ -107,6 +109,7 @@ impl Terminal {
             reported_mode: Mode::Line,
             size: Size::DEFAULT,
             resized: false,
+            reported: false,
             naws_size: false,
             deciding: true,
             cpr_sent: false,
@@ -407,9 +410,15 @@ impl Terminal {
 
     /// A size from NAWS or CPR: each 0 is ignored, larger values clamped.
     fn report_size(&mut self, cols: u16, rows: u16) {
-        if self.set_size(Size { cols, rows }) {
+        if cols == 0 && rows == 0 {
+            return; // says nothing
+        }
+        // The first report counts even when it matches the 80×24 assumed
+        // so far: the size is known now, not assumed.
+        if self.set_size(Size { cols, rows }) || !self.reported {
             self.resized = true;
         }
+        self.reported = true;
     }
 
     /// The core just wrote a prompt (`view` = the chat view's input row):
