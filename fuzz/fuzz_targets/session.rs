@@ -863,6 +863,8 @@ impl Harness {
                     self.apply(&format!("line {id} {:?}", String::from_utf8_lossy(&bytes)));
                 }
                 None => {
+                    // Input all the same: the idle clock starts again.
+                    conn.last_line = now;
                     self.chat.line_too_long(id);
                     self.apply(&format!("line too long {id}"));
                 }

@@ -491,6 +491,11 @@ impl Chat {
 
     /// The client sent a line longer than `maxLineLength`; it was dropped.
     pub fn line_too_long(&mut self, id: ClientId) {
+        // It was input all the same: the client is not idle.
+        let now = self.now;
+        if let Some(c) = self.client_mut(id) {
+            c.last_line = now;
+        }
         match self.state(id) {
             Some(State::ChatView) => self.view_notice_to_self(id, "Line too long."),
             Some(State::Connecting { .. } | State::Closed) | None => {}

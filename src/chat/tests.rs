@@ -416,3 +416,21 @@ fn tab_completion_in_a_server_of_ten_thousand_users_is_one_pass() {
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(t.chat.out.writes.is_empty());
 }
+
+#[test]
+fn an_overlong_line_is_input_too_for_the_idle_clock() {
+    let mut t = T::new("idleTimeout: 1");
+    t.user(0, "a");
+    let first = t
+        .chat
+        .out
+        .timers
+        .drain(..)
+        .find(|x| x.kind == TimerKind::Idle)
+        .unwrap();
+    t.chat.set_now(Duration::from_secs(50));
+    t.chat.line_too_long(0);
+    t.chat.set_now(Duration::from_secs(60));
+    t.chat.timer(0, first.gen, TimerKind::Idle);
+    assert!(t.chat.out.closes.is_empty());
+}
