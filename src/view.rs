@@ -215,7 +215,8 @@ pub fn too_small(layout: Layout) -> String {
         .find(|t| crate::term::width::rows(t, c.max(1)) <= room)
         .unwrap_or(&texts[2]);
     let rows = wrap(text, c.max(1));
-    let fit = room.min(rows.len());
+    // Below 2 columns not even one character of it fits.
+    let fit = if c < 2 { 0 } else { room.min(rows.len()) };
     let mut s = String::from(CLEAR);
     for row in &rows[..fit] {
         s.push_str(row);

@@ -723,8 +723,19 @@ impl Harness {
             .strip_prefix("\x1b[2J\x1b[H")
             .unwrap_or_else(|| panic!("after {what}: frame does not clear: {text:?}"));
         if layout.too_small() {
+            // The notice, or shorter words, or as much as fits above the
+            // input row: never more rows than that, none too wide.
+            let rows: Vec<&str> = body.split("\r\n").filter(|r| !r.is_empty()).collect();
+            assert!(rows.len() < layout.rows.max(1), "after {what}: {text:?}");
             assert!(
-                body.starts_with("Terminal too small ("),
+                rows.iter().all(|r| width(r) <= layout.cols.max(1)),
+                "after {what}: {text:?}"
+            );
+            let said = rows.concat();
+            assert!(
+                said.starts_with("Terminal too small (")
+                    || said.starts_with("Too small")
+                    || "Too small. :size".starts_with(&said),
                 "after {what}: {text:?}"
             );
             return;
@@ -1030,7 +1041,11 @@ impl Harness {
                 }
                 self.chat.terminal(id, Some((cols, rows)), char_mode);
                 let t = self.chat.term(id).expect("connected");
-                assert_eq!((t.cols, t.rows, t.char_mode), (cols, rows, char_mode));
+                let clamped = (
+                    cols.clamp(1, chatsock::term::MAX_COLS),
+                    rows.clamp(1, chatsock::term::MAX_ROWS),
+                );
+                assert_eq!((t.cols, t.rows, t.char_mode), (clamped.0, clamped.1, char_mode));
                 self.apply(&what);
             }
             Op::Interrupt => {

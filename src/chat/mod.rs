@@ -245,6 +245,8 @@ impl Chat {
             ..c.term
         };
         if let Some((cols, rows)) = size {
+            let cols = cols.clamp(1, crate::term::MAX_COLS);
+            let rows = rows.clamp(1, crate::term::MAX_ROWS);
             (new.cols, new.rows, new.source) = (cols, rows, SizeSource::Terminal);
         }
         let changed =
