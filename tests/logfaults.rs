@@ -132,14 +132,15 @@ fn a_stalled_stderr_never_freezes_the_server_or_its_exit() {
         "1500 cycles took {cycles:?}"
     );
     // The stall is real: the pipe fills (the log writer thread may still
-    // be catching up when the last cycle ends).
+    // be catching up when the last cycle ends; a full 64 KiB pipe can hold
+    // a little less, since the kernel fills it page by page).
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut waiting = server.stalled_bytes();
-    while waiting < 60 * 1024 && Instant::now() < deadline {
+    while waiting < 48 * 1024 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
         waiting = server.stalled_bytes();
     }
-    assert!(waiting >= 60 * 1024, "only {waiting} bytes in the pipe");
+    assert!(waiting >= 48 * 1024, "only {waiting} bytes in the pipe");
 
     let t0 = Instant::now();
     let mut fresh = server.client();
