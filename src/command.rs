@@ -31,6 +31,18 @@ pub enum Command {
     Quit,
     /// `:size` (say the size) or `:size COLSxROWS` (set it).
     Size(Option<(u16, u16)>),
+    /// `:msg USER TEXT`: one DM line, from anywhere.
+    Msg {
+        /// The other user's name as typed.
+        user: String,
+        /// The message, as typed after the name.
+        text: String,
+    },
+    /// `:r TEXT`: answers whoever last sent you a DM.
+    Reply {
+        /// The message.
+        text: String,
+    },
 }
 
 /// Why a palette line is not a command that can run.
@@ -72,6 +84,11 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (":dm USER", "Open a private conversation with USER"),
     (
+        ":msg USER TEXT",
+        "Send USER one private line, from anywhere",
+    ),
+    (":r TEXT", "Answer whoever last sent you a private line"),
+    (
         ":chat",
         "Enter the chat view of your room or DM (leave it with :q)",
     ),
@@ -82,12 +99,15 @@ pub const HELP: &[(&str, &str)] = &[
 
 /// Every command name, for Tab completion.
 pub const NAMES: &[&str] = &[
-    ":help", ":list", ":listall", ":rooms", ":join", ":dm", ":chat", ":close", ":size", ":quit",
+    ":help", ":list", ":listall", ":rooms", ":join", ":dm", ":msg", ":r", ":chat", ":close",
+    ":size", ":quit",
 ];
 
 const JOIN_USAGE: &str = "Usage: :join ROOM [PASSWORD]";
 const DM_USAGE: &str = "Usage: :dm USER";
 const SIZE_USAGE: &str = "Usage: :size [COLSxROWS], e.g. :size 80x24";
+const MSG_USAGE: &str = "Usage: :msg USER TEXT";
+const REPLY_USAGE: &str = "Usage: :r TEXT";
 
 /// Parses a sanitised palette line (not empty). Command names are
 /// case-insensitive; arguments are separated by whitespace.
@@ -130,6 +150,31 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
             }),
             _ => Err(ParseError::Usage(DM_USAGE)),
         },
+        "msg" => {
+            // The text keeps its own spacing: everything after the name.
+            let after = rest
+                .trim_start()
+                .get(name.len()..)
+                .unwrap_or("")
+                .trim_start();
+            match after.split_once(char::is_whitespace) {
+                Some((user, text)) if !text.trim().is_empty() => Ok(Command::Msg {
+                    user: user.to_string(),
+                    text: text.trim().to_string(),
+                }),
+                _ => Err(ParseError::Usage(MSG_USAGE)),
+            }
+        }
+        "r" => {
+            let text = rest.trim_start().get(name.len()..).unwrap_or("").trim();
+            if text.is_empty() {
+                Err(ParseError::Usage(REPLY_USAGE))
+            } else {
+                Ok(Command::Reply {
+                    text: text.to_string(),
+                })
+            }
+        }
         "size" => match args.as_slice() {
             [] => Ok(Command::Size(None)),
             [size] => parse_size(size)
@@ -178,6 +223,22 @@ mod tests {
         );
         assert_eq!(parse(":dm bob"), Ok(Command::Dm { user: "bob".into() }));
         assert_eq!(parse(":size"), Ok(Command::Size(None)));
+        assert_eq!(
+            parse(":msg bob hi  there "),
+            Ok(Command::Msg {
+                user: "bob".into(),
+                text: "hi  there".into()
+            })
+        );
+        assert_eq!(parse(":msg bob"), Err(ParseError::Usage(MSG_USAGE)));
+        assert_eq!(parse(":MSG"), Err(ParseError::Usage(MSG_USAGE)));
+        assert_eq!(
+            parse(":r  ok then"),
+            Ok(Command::Reply {
+                text: "ok then".into()
+            })
+        );
+        assert_eq!(parse(":r"), Err(ParseError::Usage(REPLY_USAGE)));
         assert_eq!(parse(":size 60x15"), Ok(Command::Size(Some((60, 15)))));
         assert_eq!(parse(":size 60X15"), Ok(Command::Size(Some((60, 15)))));
         assert_eq!(parse(":size 60"), Err(ParseError::Usage(SIZE_USAGE)));

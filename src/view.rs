@@ -36,6 +36,15 @@ pub fn prompt(label: Label) -> String {
     format!("{}> ", label.tag())
 }
 
+/// The palette prompt while `unread` history lines wait:
+/// `[room/NAME] (N new)> `.
+pub fn prompt_unread(label: Label, unread: u32) -> String {
+    if unread == 0 {
+        return prompt(label);
+    }
+    format!("{} ({unread} new)> ", label.tag())
+}
+
 /// The welcome banner: clear screen, the message in a box, the version.
 pub fn banner(welcome: &str, version: &str) -> String {
     let mut s = String::from(CLEAR);

@@ -88,7 +88,7 @@ fn padding_follows_the_configured_username_limit() {
 }
 
 #[test]
-fn a_room_member_at_the_palette_does_not_receive_messages() {
+fn a_room_member_at_the_palette_keeps_the_history_and_sees_how_much_is_new() {
     let server = Server::with(&small());
     let mut alice = server.login("alice");
     let mut bob = server.login("bob");
@@ -96,15 +96,31 @@ fn a_room_member_at_the_palette_does_not_receive_messages() {
     carol.command(":join general");
     alice.enter_room("general");
     bob.enter_room("general");
-    alice.send("not for carol");
+    alice.send("for the room");
     bob.expect_update();
-    // Had carol been sent anything, it would come before this reply.
+    alice.send("and again");
+    bob.expect_update();
+    // Carol is sent nothing at once (it would come before this reply); her
+    // prompt counts what waits: two joins and two messages.
     assert_eq!(
         carol.command(":list"),
-        "Users connected to room 'general':\r\n  - carol\r\n  - alice\r\n  - bob\r\n[room/general]> "
+        "Users connected to room 'general':\r\n  - carol\r\n  - alice\r\n  - bob\r\n[room/general] (4 new)> "
     );
+    carol.send(":chat");
+    // The view shows her history: the last chatviewMax (3) lines.
+    let shown = strip_ansi(&carol.expect(&format!("{GENERAL}\r\n> ")));
+    for l in [
+        server_says("bob joined the room."),
+        line("alice", "for the room"),
+        line("alice", "and again"),
+    ] {
+        assert!(shown.contains(&l), "{l:?} in {shown:?}");
+    }
+    assert!(!shown.contains("alice joined"), "{shown:?}");
+    // Seen: the count is gone.
+    carol.send(":q");
+    carol.expect("You left chat view.\r\n[room/general]> ");
 }
-
 #[test]
 fn viewers_of_another_room_do_not_receive_messages() {
     let server = Server::with(&small());
@@ -194,22 +210,21 @@ fn incremental_update_saves_and_restores_the_cursor_and_holds_only_the_new_line(
 }
 
 #[test]
-fn messages_sent_before_entering_are_not_replayed() {
+fn messages_sent_before_joining_are_not_replayed() {
     let server = Server::with(&small());
     let mut alice = server.login("alice");
     let mut bob = server.login("bob");
     alice.enter_room("general");
+    alice.send("before bob joined");
+    alice.expect_sent(GENERAL);
     bob.command(":join general");
     alice.expect_update();
-    alice.send("before bob looked");
-    alice.expect_sent(GENERAL);
     bob.send(":chat");
     assert_eq!(
         bob.expect(&format!("{GENERAL}\r\n> ")),
         frame(3, &[], GENERAL)
     );
 }
-
 #[test]
 fn q_leaves_the_chat_view_and_stays_in_the_room() {
     let server = Server::with(&small());
@@ -233,28 +248,42 @@ fn q_leaves_the_chat_view_and_stays_in_the_room() {
 }
 
 #[test]
-fn no_commands_work_in_the_chat_view() {
+fn commands_work_in_the_chat_view_and_other_colon_words_are_messages() {
     let server = Server::with(&small());
     let mut alice = server.login("alice");
     let mut bob = server.login("bob");
     alice.enter_room("general");
     bob.enter_room("general");
     alice.expect_update();
-    for cmd in [":list", ":join games", ":quit"] {
-        bob.send(cmd);
+    // A command: its reply is SERVER lines in bob's view, nothing for alice.
+    bob.send(":list");
+    let mine = bob.expect_sent(GENERAL);
+    let shown = strip_ansi(&mine);
+    assert!(
+        shown.contains(&server_says("Users connected to room 'general':")),
+        "{mine:?}"
+    );
+    assert!(shown.contains(&server_says("  - alice")), "{mine:?}");
+    // Unknown :words are messages; `::` sends the rest with one `:`.
+    for (typed, sent) in [(":)", ":)"), (":D", ":D"), ("::help", ":help")] {
+        bob.send(typed);
         let (before, update) = alice.expect_update();
-        assert_update_is(&before, &update, &line("bob", cmd));
+        assert_update_is(&before, &update, &line("bob", sent));
         bob.expect_sent(GENERAL);
     }
-    // Still in general, still viewing.
-    bob.send(":q");
-    bob.expect("You left chat view.\r\n[room/general]> ");
-    assert_eq!(
-        bob.command(":list"),
-        "Users connected to room 'general':\r\n  - alice\r\n  - bob\r\n[room/general]> "
+    // :join from the view: the view is the new room's.
+    bob.send(":join games");
+    let got = bob.expect("[room/games]\r\n> ");
+    assert!(
+        strip_ansi(&got).contains("You joined the room 'games'!"),
+        "{got:?}"
     );
+    let (_, left) = alice.expect_update();
+    assert!(strip_ansi(&left).contains("bob left the room."), "{left:?}");
+    // :close leaves the view for the palette.
+    bob.send(":close");
+    bob.expect("You left the room 'games'.\r\n> ");
 }
-
 #[test]
 fn escape_sequences_in_messages_are_removed() {
     let server = Server::with(&small());

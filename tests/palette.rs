@@ -44,9 +44,10 @@ fn list_shows_the_members_of_the_room() {
     alice.command(":join general");
     bob.command(":join general");
     let _carol = server.login("carol");
+    // bob's join notice waits in alice's history: her prompt counts it.
     assert_eq!(
         alice.command(":list"),
-        "Users connected to room 'general':\r\n  - alice\r\n  - bob\r\n[room/general]> "
+        "Users connected to room 'general':\r\n  - alice\r\n  - bob\r\n[room/general] (1 new)> "
     );
 }
 

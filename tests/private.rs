@@ -25,8 +25,20 @@ fn dm_pair(server: &Server) -> (Client, Client) {
     let mut alice = server.login("alice");
     let mut bob = server.login("bob");
     alice.enter_dm("bob");
+    // Each is told once that the other opened the DM (SPEC §9).
+    bob.expect("alice opened a DM with you");
+    bob.expect("> ");
     bob.enter_dm("alice");
+    alice.expect("bob opened a DM with you");
+    alice.expect("\x1b8");
     (alice, bob)
+}
+
+/// Reads past the notice that `who` opened a DM with this client, shown
+/// above its palette prompt `prompt`.
+fn told_dm_opened(c: &mut Client, who: &str, prompt: &str) {
+    c.expect(&format!("{who} opened a DM with you"));
+    c.expect(prompt);
 }
 
 /// alice and bob both viewing general (bob saw no join notice from alice).
@@ -235,6 +247,7 @@ fn dm_arriving_at_the_palette_is_one_line_and_the_prompt_is_redrawn() {
     let mut bob = server.login("bob");
     bob.command(":join general");
     alice.enter_dm("bob");
+    told_dm_opened(&mut bob, "alice", "[room/general]> ");
     alice.send("are you there?");
     alice.expect_sent("[dm/bob]");
     let got = bob.expect("[room/general]> ");
@@ -255,6 +268,8 @@ fn dm_arriving_in_another_chat_view_is_a_server_styled_line() {
     let mut bob = server.login("bob");
     bob.enter_room("general");
     alice.enter_dm("bob");
+    bob.expect("alice opened a DM with you");
+    bob.expect("\x1b8");
     alice.send("over here");
     alice.expect_sent("[dm/bob]");
     let (before, update) = bob.expect_update();
@@ -392,6 +407,7 @@ fn the_limit_applies_to_a_dm_arriving_at_the_palette() {
     let mut alice = server.login("alice");
     let mut bob = server.login("bob");
     alice.enter_dm("bob");
+    told_dm_opened(&mut bob, "alice", "> ");
     alice.send(&"q".repeat(151));
     let mine = alice.expect_sent("[dm/bob]");
     assert!(mine.contains(LIMIT_NOTICE), "{mine:?}");
@@ -435,7 +451,8 @@ fn after_switching_dms_the_old_partners_disconnect_is_not_reported() {
     alice.command(":dm carol");
     drop(bob);
     carol.command(":dm alice");
-    // alice hears nothing about bob: the next thing she sees is her reply.
+    // She is told carol opened a DM with her; nothing about bob.
+    told_dm_opened(&mut alice, "carol", "[dm/carol]> ");
     assert_eq!(
         alice.command(":list"),
         "Users connected to the DM with 'carol':\r\n  - alice\r\n  - carol\r\n[dm/carol]> "

@@ -827,6 +827,17 @@ fn dm_arrives_above_the_half_typed_palette_line(cols: u16, rows: u16) {
     bob.command(":dm ann");
     bob.send(":chat");
     bob.expect_frame("[dm/ann]");
+    // Told once, above the prompt (SPEC §9); the terminal wraps it.
+    let notice: Vec<char> = "bob opened a DM with you — :r TEXT answers, :dm bob opens it."
+        .chars()
+        .collect();
+    let mut rows = notice.chunks(usize::from(cols));
+    s.edit(&rows.next().unwrap().iter().collect::<String>());
+    for row in rows {
+        s.line(&row.iter().collect::<String>());
+    }
+    s.line("> ");
+    a.expect_scroll(&s, 2);
 
     a.keys("hello wor");
     s.edit("> hello wor");

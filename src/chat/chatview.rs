@@ -1,6 +1,8 @@
-//! The chat view: sending messages, each viewer's history and its updates.
+//! The chat view: sending messages, each member's history and the updates
+//! its viewers get, commands typed in the view.
 
 use super::*;
+use crate::command::{self, Command, ParseError};
 use crate::text::char_len;
 
 /// Distinct screen layouts whose update is rendered once per broadcast and
@@ -17,30 +19,71 @@ impl Chat {
                 && Self::VIEW_PROMPT.len() + crate::term::width::width(text)
                     >= usize::from(c.term.cols)
         });
-        if scrolled && !text.trim().eq(":q") {
-            self.view_line(id, text);
-            self.redraw_view(id);
+        self.view_line(id, text);
+        if self.state(id) != Some(State::ChatView) {
             return;
         }
-        self.view_line(id, text);
-        self.after_enter(id);
+        if scrolled {
+            self.redraw_view(id);
+        } else {
+            self.after_enter(id);
+        }
     }
 
     /// What a line typed in the chat view does (before the input line is
-    /// redrawn).
+    /// redrawn): `:q` leaves, a known command runs (replies as SERVER
+    /// lines), `::` sends the rest with one `:`, anything else is a message.
     fn view_line(&mut self, id: ClientId, text: &str) {
-        if text.trim() == ":q" {
-            if let Some(c) = self.client_mut(id) {
-                c.state = State::Palette;
-                c.history = VecDeque::new();
-            }
+        let trimmed = text.trim();
+        if trimmed == ":q" {
+            self.set_state(id, State::Palette);
             self.write(id, view::left_view());
             self.write_prompt(id);
             return;
         }
-        if text.trim().is_empty() {
+        if trimmed.is_empty() {
             return;
         }
+        if let Some(rest) = text.trim_start().strip_prefix("::") {
+            return self.send_message(id, &format!(":{rest}"));
+        }
+        let is_command = trimmed.starts_with(':')
+            && !matches!(
+                command::parse(trimmed),
+                Err(ParseError::Unknown | ParseError::NotACommand)
+            );
+        if is_command {
+            return self.view_command(id, trimmed);
+        }
+        self.send_message(id, text);
+    }
+
+    /// A command typed in the chat view.
+    fn view_command(&mut self, id: ClientId, line: &str) {
+        match command::parse(line) {
+            Ok(Command::Chat) => {
+                self.reply(id, &["You are in the chat view already; :q leaves it."]);
+            }
+            // These leave the view for the palette first.
+            Ok(Command::Close | Command::Quit) => {
+                self.set_state(id, State::Palette);
+                self.write(id, view::CLEAR);
+                self.palette(id, line);
+            }
+            _ => {
+                let before = self.client(id).map(|c| c.place);
+                self.palette(id, line);
+                let after = self.client(id).map(|c| c.place);
+                // Joined a room or opened a DM: the view is that one now.
+                if before != after && self.state(id) == Some(State::ChatView) {
+                    self.redraw_view(id);
+                }
+            }
+        }
+    }
+
+    /// A message from `id` to its room or DM.
+    fn send_message(&mut self, id: ClientId, text: &str) {
         let limit = self.cfg.message_limit;
         if limit > 0 && char_len(text) > limit {
             let msg =
@@ -55,34 +98,69 @@ impl Chat {
             Place::Room(r) => self.room_broadcast(r, line),
             Place::Dm(p) => {
                 self.view_push_one(id, line.clone());
-                let partner = self.client(p).map(|pc| (pc.state, pc.place));
-                match partner {
-                    Some((State::ChatView, Place::Dm(q))) if q == id => {
-                        self.view_push_one(p, line);
-                    }
-                    Some((State::ChatView, _)) => {
-                        let l = view::highlight_line(&format!("[DM from {name}]: {text}"));
-                        self.view_push_one(p, l);
-                    }
-                    Some((State::Palette | State::ConfirmQuit, _)) => {
-                        self.write(p, view::palette_line(&format!("[DM from {name}]: {text}")));
-                        self.write_prompt(p);
-                    }
-                    _ => {}
-                }
+                self.deliver_dm(id, &name, p, line, text);
             }
             Place::None => {}
         }
     }
 
-    /// Adds `line` to the history of every member of room `r` who is
-    /// viewing it and sends each the update for its screen, rendered once
-    /// per distinct layout.
+    /// A DM line from `from` (named `name`) reaches `to`: into its history
+    /// if it has this DM open (an update if it is viewing it), and at once
+    /// as one line if it is not viewing it.
+    pub(super) fn deliver_dm(
+        &mut self,
+        from: ClientId,
+        name: &Rc<str>,
+        to: ClientId,
+        line: Rc<HistLine>,
+        text: &str,
+    ) {
+        let Some(pc) = self.client_mut(to) else {
+            return;
+        };
+        pc.last_dm_from = Some(name.clone());
+        let (state, place) = (pc.state, pc.place);
+        let member = place == Place::Dm(from);
+        match state {
+            State::ChatView if member => self.view_push_one(to, line),
+            State::Closed | State::Connecting { .. } | State::Naming => {}
+            _ => {
+                if member {
+                    self.push_history(to, line);
+                    if let Some(pc) = self.client_mut(to) {
+                        pc.unread = pc.unread.saturating_add(1);
+                    }
+                }
+                self.notice(to, &format!("[DM from {name}]: {text}"));
+            }
+        }
+    }
+
+    /// A line for one client wherever it is: a highlighted line in a chat
+    /// view, or a line above the palette prompt.
+    pub(super) fn notice(&mut self, id: ClientId, text: &str) {
+        match self.state(id) {
+            Some(State::ChatView) => self.view_push_one(id, view::highlight_line(text)),
+            Some(State::Palette | State::ConfirmQuit) => {
+                self.write(id, view::palette_line(text));
+                self.write_prompt(id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds `line` to the history of every member of room `r`; those
+    /// viewing it get the update for their screen (rendered once per
+    /// distinct layout), the others count it as unread.
     pub(super) fn room_broadcast(&mut self, r: usize, line: Rc<HistLine>) {
         let mut cache: Vec<(Layout, Rc<[u8]>)> = Vec::new();
         let members = std::mem::take(&mut self.rooms[r].members);
         for &m in &members {
+            self.push_history(m, line.clone());
             if self.state(m) != Some(State::ChatView) {
+                if let Some(c) = self.client_mut(m) {
+                    c.unread = c.unread.saturating_add(1);
+                }
                 continue;
             }
             let layout = self.layout(m);
@@ -96,7 +174,6 @@ impl Chat {
                     u
                 }
             };
-            self.push_history(m, line.clone());
             if !update.is_empty() {
                 self.out.writes.push((m, Chunk::Shared(update)));
             }

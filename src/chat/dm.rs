@@ -1,4 +1,4 @@
-//! Direct messages: opening a DM.
+//! Direct messages: opening a DM, one-line DMs (`:msg`, `:r`).
 
 use super::*;
 
@@ -29,5 +29,51 @@ impl Chat {
         }
         let msg = format!("You opened a DM with '{other}'.");
         self.reply(id, &[&msg, "Execute :chat to enter the chat view"]);
+        // The other side is told once, and can answer without leaving.
+        if let Some(name) = self.client(id).and_then(|c| c.name.clone()) {
+            if let Some(pc) = self.client_mut(p) {
+                pc.last_dm_from = Some(name.clone());
+            }
+            self.notice(
+                p,
+                &format!("{name} opened a DM with you — :r TEXT answers, :dm {name} opens it."),
+            );
+        }
+    }
+
+    /// `:msg USER TEXT` (and `:r`): one DM line to USER from wherever the
+    /// sender is; the sender sees it as `[DM to USER]: TEXT`.
+    pub(super) fn msg(&mut self, id: ClientId, user: &str, text: &str) {
+        let Some(&p) = self.names.get(&user.to_lowercase()) else {
+            self.reply(id, &["That user is not online!"]);
+            return;
+        };
+        if p == id {
+            self.reply(id, &["You can't DM yourself!"]);
+            return;
+        }
+        let limit = self.cfg.message_limit;
+        if limit > 0 && crate::text::char_len(text) > limit {
+            let msg =
+                format!("Your message was not sent: messages are limited to {limit} characters.");
+            self.reply(id, &[&msg]);
+            return;
+        }
+        let Some(name) = self.client(id).and_then(|c| c.name.clone()) else {
+            return;
+        };
+        let other: Rc<str> = self.name(p).unwrap_or("").into();
+        let line = view::message_line(&name, self.cfg.username_limit, text);
+        let own = self.client(id).map(|c| (c.state, c.place));
+        self.deliver_dm(id, &name, p, line.clone(), text);
+        match own {
+            // In the sender's own DM view with USER it is a message line.
+            Some((State::ChatView, Place::Dm(q))) if q == p => self.view_push_one(id, line),
+            Some((_, Place::Dm(q))) if q == p => {
+                self.push_history(id, line);
+                self.reply(id, &[&format!("[DM to {other}]: {text}")]);
+            }
+            _ => self.reply(id, &[&format!("[DM to {other}]: {text}")]),
+        }
     }
 }

@@ -24,6 +24,9 @@ impl Chat {
             if c.history.len() > self.cfg.chatview_max {
                 return Err(format!("client {id} history over chatviewMax"));
             }
+            if c.place == Place::None && (!c.history.is_empty() || c.unread > 0) {
+                return Err(format!("client {id} keeps history of no room or DM"));
+            }
             match c.place {
                 Place::Room(r) => {
                     if self.rooms[r].members.iter().filter(|&&m| m == id).count() != 1 {

@@ -56,8 +56,13 @@ struct Client {
     state: State,
     name: Option<Rc<str>>,
     place: Place,
-    /// Last `chatviewMax` lines of the chat view; only while viewing.
+    /// Last `chatviewMax` lines of the room or DM this client is a member
+    /// of, viewing or not; empty when it is in none.
     history: VecDeque<Rc<HistLine>>,
+    /// History lines that arrived while the client was not viewing.
+    unread: u32,
+    /// Who last sent this client a DM (for `:r`).
+    last_dm_from: Option<Rc<str>>,
     /// The client's terminal as the shell and `:size` report it.
     term: Term,
     /// Clients whose current place is a DM with this one.
@@ -294,7 +299,7 @@ impl Chat {
             Some(State::ConfirmQuit) => QUIT_PROMPT.to_string(),
             Some(State::Naming) => USERNAME_PROMPT.to_string(),
             Some(State::ChatView) => Self::VIEW_PROMPT.to_string(),
-            _ => view::prompt(self.label(id)),
+            _ => view::prompt_unread(self.label(id), self.client(id).map_or(0, |c| c.unread)),
         }
     }
 
@@ -306,8 +311,16 @@ impl Chat {
         self.out.writes.push((id, Chunk::Prompt { text, view }));
     }
 
-    /// Replies with `lines` (each ended by CRLF) and the palette prompt.
+    /// Replies with `lines` (each ended by CRLF) and the palette prompt; in
+    /// the chat view, as SERVER lines (the caller redraws the input line).
     fn reply(&mut self, id: ClientId, lines: &[&str]) {
+        if self.state(id) == Some(State::ChatView) {
+            for l in lines {
+                let line = view::server_line(self.cfg.username_limit, l);
+                self.view_push_one(id, line);
+            }
+            return;
+        }
         let mut s = String::new();
         for l in lines {
             s.push_str(l);
@@ -334,6 +347,8 @@ impl Chat {
             name: None,
             place: Place::None,
             history: VecDeque::new(),
+            unread: 0,
+            last_dm_from: None,
             term: Term::DEFAULT,
             dm_watchers: Vec::new(),
             notice_tokens: NOTICE_BURST,
@@ -441,10 +456,7 @@ impl Chat {
                 self.write_prompt(id);
             }
             Some(State::ChatView) => {
-                if let Some(c) = self.client_mut(id) {
-                    c.state = State::ConfirmQuit;
-                    c.history = VecDeque::new();
-                }
+                self.set_state(id, State::ConfirmQuit);
                 self.write(id, view::CLEAR);
                 self.write_prompt(id);
             }
@@ -609,7 +621,8 @@ impl Chat {
     /// Leaves the client's room or DM, closes DMs others have with it, and
     /// frees its name.
     fn cleanup(&mut self, id: ClientId) {
-        self.leave_place(id);
+        // Its DM partner hears of the disconnect below, not "left the DM".
+        self.leave_place_quietly(id);
         let Some(c) = self.client_mut(id) else { return };
         let watchers = std::mem::take(&mut c.dm_watchers);
         let name = c.name.take();
@@ -624,9 +637,10 @@ impl Chat {
                     }
                     let viewing = wc.state == State::ChatView;
                     let msg = format!("{name} disconnected. Your DM with {name} was closed.");
+                    wc.history = VecDeque::new();
+                    wc.unread = 0;
                     if viewing {
                         wc.state = State::Palette;
-                        wc.history = VecDeque::new();
                         self.write(w, format!("{}{msg}\r\n", view::CLEAR));
                     } else {
                         self.write(w, view::palette_line(&msg));

@@ -63,7 +63,7 @@ impl Chat {
                 }
                 if let Some(c) = self.client_mut(id) {
                     c.state = State::ChatView;
-                    c.history = VecDeque::new();
+                    c.unread = 0;
                 }
                 self.redraw_view(id);
             }
@@ -83,6 +83,14 @@ impl Chat {
                 self.write_prompt(id);
             }
             Ok(Command::Size(size)) => self.size_command(id, size),
+            Ok(Command::Msg { user, text }) => self.msg(id, &user, &text),
+            Ok(Command::Reply { text }) => {
+                let to = self.client(id).and_then(|c| c.last_dm_from.clone());
+                match to {
+                    Some(to) => self.msg(id, &to, &text),
+                    None => self.reply(id, &["Nobody has sent you a DM yet."]),
+                }
+            }
         }
     }
 

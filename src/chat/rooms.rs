@@ -12,10 +12,27 @@ pub const NOTICE_BURST: f32 = 4.0;
 pub const NOTICE_EVERY: Duration = Duration::from_secs(5);
 
 impl Chat {
-    /// Leaves the current room (telling its viewers) or DM.
+    /// Leaves the current room (telling its viewers) or DM (telling the
+    /// partner, if it has the DM open too).
     pub(super) fn leave_place(&mut self, id: ClientId) {
+        if let (Some(Place::Dm(p)), Some(name)) = (
+            self.client(id).map(|c| c.place),
+            self.client(id).and_then(|c| c.name.clone()),
+        ) {
+            if self.client(p).is_some_and(|pc| pc.place == Place::Dm(id)) {
+                self.notice(p, &format!("{name} left the DM."));
+            }
+        }
+        self.leave_place_quietly(id);
+    }
+
+    /// Leaves the current room (telling its viewers) or DM (telling no
+    /// one); the history of it goes.
+    pub(super) fn leave_place_quietly(&mut self, id: ClientId) {
         let Some(c) = self.client_mut(id) else { return };
         let place = std::mem::replace(&mut c.place, Place::None);
+        c.history = VecDeque::new();
+        c.unread = 0;
         let name = c.name.clone();
         match place {
             Place::None => {}

@@ -203,6 +203,11 @@ fn dm_reaches_palette_and_other_views() {
     t.user(0, "a");
     t.user(1, "b");
     assert!(t.say(0, ":dm B").contains("You opened a DM with 'b'."));
+    // b is told once, above its prompt.
+    assert_eq!(
+        t.out(1),
+        "\r\x1b[Ka opened a DM with you — :r TEXT answers, :dm a opens it.\r\n> "
+    );
     assert!(t.say(0, ":list").contains("  - a\r\n  - b\r\n"));
     let o = t.say(0, ":chat");
     assert!(o.contains("[dm/b]"));
