@@ -631,14 +631,15 @@ impl Chat {
             self.names.remove(&name.to_lowercase());
             for w in watchers {
                 if let Some(wc) = self.client_mut(w) {
+                    // Nothing is kept of a DM that is gone.
                     wc.place = Place::None;
+                    wc.history = VecDeque::new();
+                    wc.unread = 0;
                     if wc.state == State::Closed {
                         continue;
                     }
                     let viewing = wc.state == State::ChatView;
                     let msg = format!("{name} disconnected. Your DM with {name} was closed.");
-                    wc.history = VecDeque::new();
-                    wc.unread = 0;
                     if viewing {
                         wc.state = State::Palette;
                         self.write(w, format!("{}{msg}\r\n", view::CLEAR));
