@@ -115,8 +115,7 @@ fn try_main() -> Result<(), Failure> {
         .ip()
         .ok_or_else(|| Failure::Fatal(format!("bad host {:?}", config.host)))?;
     let addr = SocketAddr::new(ip, config.port);
-    let listener =
-        listen(addr).map_err(|e| Failure::Fatal(format!("cannot listen on {addr}: {e}")))?;
+    let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Fatal(e.to_string()))?;
@@ -135,6 +134,16 @@ fn try_main() -> Result<(), Failure> {
         VERSION,
     )
     .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+}
+
+/// Why listening on `addr` failed; a port in use also says what to do.
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
+    let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+        ". Is another chatsock running? Pick another port with --port N (0 = any free port)."
+    } else {
+        ""
+    };
+    format!("cannot listen on {addr}: {e}{hint}")
 }
 
 /// Descriptors the server holds besides one per client: the standard

@@ -202,7 +202,34 @@ fn port_in_use_exits_1_naming_the_address() {
     assert_eq!(status.code(), Some(1), "{out}{err}");
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(err.to_lowercase().contains("in use"), "OS error: {err}");
+    // … and what to do about it, on the same line.
+    let line = err
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{port}")))
+        .unwrap();
+    assert!(
+        line.starts_with(&format!("chatsock: cannot listen on 127.0.0.1:{port}: ")),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(
+            ". Is another chatsock running? Pick another port with --port N (0 = any free port)."
+        ),
+        "{line}"
+    );
+    assert_eq!(out, "", "nothing on stdout");
     drop(taken);
+}
+
+#[test]
+fn a_bind_error_other_than_port_in_use_gets_no_port_hint() {
+    // 192.0.2.1 (TEST-NET-1) is not an address of this host.
+    let cfg = temp_file(&Cfg::base().set("host", "\"192.0.2.1\"").ron());
+    let (status, out, err) = run_to_end(&["--config", cfg.to_str().unwrap(), "--port", "0"]);
+    let _ = std::fs::remove_file(&cfg);
+    assert_eq!(status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("cannot listen on 192.0.2.1:0: "), "{err}");
+    assert!(!err.contains("--port"), "{err}");
 }
 
 #[test]
