@@ -58,19 +58,25 @@ fn port_that_is_not_a_number_is_usage_error_exit_2() {
 }
 
 #[test]
-fn check_accepts_a_good_config_with_a_one_line_summary() {
-    let (code, _, out, err) = check(&Cfg::base().ron());
+fn check_accepts_a_good_config_with_a_one_line_summary_naming_the_file() {
+    let (code, path, out, err) = check(&Cfg::base().ron());
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out.lines().count(), 1, "{out:?}");
+    assert!(out.starts_with(&format!("config OK ({path}): ")), "{out:?}");
     assert!(out.contains("127.0.0.1"), "{out:?}");
 }
 
 #[test]
 fn check_accepts_the_shipped_config() {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("chatsock.ron");
-    let (status, out, err) = run_to_end(&["--check", "--config", shipped.to_str().unwrap()]);
+    let shipped = shipped.to_str().unwrap();
+    let (status, out, err) = run_to_end(&["--check", "--config", shipped]);
     assert_eq!(status.code(), Some(0), "{err}");
     assert_eq!(out.lines().count(), 1, "{out:?}");
+    assert!(
+        out.starts_with(&format!("config OK ({shipped}): ")),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -443,5 +449,29 @@ fn check_without_config_uses_the_embedded_default() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(
+        stdout.starts_with("config OK (built-in default): "),
+        "{stdout:?}"
+    );
     assert!(stdout.contains("22222"), "the shipped port: {stdout:?}");
+}
+
+#[test]
+fn check_names_chatsock_ron_in_the_working_directory() {
+    let dir = temp_dir("check-cwd");
+    std::fs::write(dir.join("chatsock.ron"), Cfg::base().ron()).unwrap();
+    let out = Command::new(bin())
+        .arg("--check")
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chatsock --check");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(
+        stdout.starts_with("config OK (chatsock.ron): 127.0.0.1:22222, 4 rooms"),
+        "{stdout:?}"
+    );
 }
