@@ -110,10 +110,10 @@ fn try_main() -> Result<(), Failure> {
         log_out!("config OK ({read}): {}", config.summary());
         return Ok(());
     }
-    let ip = config
-        .ip()
-        .ok_or_else(|| Failure::Fatal(format!("bad host {:?}", config.host)))?;
-    let addr = SocketAddr::new(ip, config.port);
+    // Resolved again: the port may have changed, and so may the name.
+    let addr = config
+        .listen_addr()
+        .map_err(|e| Failure::Fatal(format!("cannot resolve host {:?}: {e}", config.host)))?;
     let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
     let bound = listener
         .local_addr()

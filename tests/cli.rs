@@ -133,6 +133,34 @@ fn check_reports_other_impossible_values_by_name() {
 }
 
 #[test]
+fn host_localhost_resolves_for_check_and_for_serving() {
+    let cfg = Cfg::base().set("host", "\"localhost\"");
+    let (code, _, out, err) = check(&cfg.ron());
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("localhost:"), "{out:?}");
+    // The server listens on what the name resolves to, and serves there.
+    let mut server = Server::with(&cfg);
+    let ip = server.addr.ip();
+    assert!(
+        ip.to_string() == "127.0.0.1" || ip.to_string() == "::1",
+        "listening on {}",
+        server.addr
+    );
+    let mut alice = server.login("alice");
+    let all = alice.command(":listall");
+    assert!(all.contains("alice"), "{all:?}");
+    server.expect_log(&format!("listening on {}", server.addr));
+}
+
+#[test]
+fn an_unresolvable_host_is_a_config_error_with_line_and_column() {
+    let (code, path, out, err) = check("(\n  port: 1,\n  host: \"no.such.host.invalid\",\n)\n");
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains(&format!("{path}:3:3: `host`")), "{err}");
+    assert!(err.contains("no.such.host.invalid"), "{err}");
+}
+
+#[test]
 fn check_reports_a_huge_name_timeout_by_name_and_position() {
     // Issue 8: this passed --check, and the first connection then panicked
     // (overflow adding the timeout to an instant).
