@@ -166,3 +166,36 @@ fn a_second_signal_ends_at_once() {
     let last = alice.expect_closed();
     assert!(last.contains(GOODBYE), "{last:?}");
 }
+
+#[test]
+fn with_nobody_connected_a_signal_exits_at_once() {
+    let mut server = Server::start();
+    // A client that came and went leaves nobody to warn.
+    let mut alice = server.login("alice");
+    alice.send(":quit");
+    alice.expect("(y/n) ");
+    alice.send("y");
+    alice.expect_closed();
+    wait_online(&mut server, 0);
+    let t0 = Instant::now();
+    server.signal("TERM");
+    let status = server.wait_exit();
+    let took = t0.elapsed();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(took < Duration::from_millis(500), "exit after {took:?}");
+    // The last line is still printed; no countdown.
+    let out = stdout_after_start(&server);
+    assert_eq!(out, ["Server shut down."], "{out:?}");
+}
+
+#[test]
+fn a_server_nobody_ever_connected_to_exits_at_once_on_sigint() {
+    let mut server = Server::start();
+    let t0 = Instant::now();
+    server.signal("INT");
+    let status = server.wait_exit();
+    let took = t0.elapsed();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(took < Duration::from_millis(500), "exit after {took:?}");
+    assert_eq!(stdout_after_start(&server), ["Server shut down."]);
+}

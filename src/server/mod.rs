@@ -210,6 +210,12 @@ impl Server {
             return;
         }
         self.shutdown = true;
+        if self.conns.is_empty() {
+            // Nobody to warn: no grace period.
+            crate::log_err!("chatsock: shutdown requested; nobody connected, closing now");
+            self.finish();
+            return;
+        }
         crate::log_err!("chatsock: shutdown requested; closing in {GRACE_SECS} seconds");
         crate::log_out!("Shutting down in {GRACE_SECS} seconds... (signal again to stop at once)");
         self.chat.shutdown_notice();
