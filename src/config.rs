@@ -4,7 +4,8 @@
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
+use std::io;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 
 /// The repo's `chatsock.ron`, compiled in for when there is no file.
 pub const DEFAULT_RON: &str = include_str!("../chatsock.ron");
@@ -188,20 +189,26 @@ impl Config {
         Ok(config)
     }
 
-    /// The listen address, validated.
-    pub fn ip(&self) -> Option<IpAddr> {
-        self.host.parse().ok()
+    /// The address to listen on: `host` as an IP address, or else the
+    /// first address the system resolver gives for it (`"localhost"` is
+    /// 127.0.0.1 or ::1), with `port`.
+    pub fn listen_addr(&self) -> io::Result<SocketAddr> {
+        (self.host.as_str(), self.port)
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no addresses"))
     }
 
     /// Checks values serde cannot: ranges and room names. The error carries
     /// the path of the field (`["rooms", "x", "limit"]`) and the message.
     fn validate(&self) -> Result<(), (Vec<String>, String)> {
         let field = |name: &str, msg: String| (vec![name.to_string()], format!("`{name}` {msg}"));
-        if self.ip().is_none() {
+        if let Err(e) = self.listen_addr() {
             return Err(field(
                 "host",
                 format!(
-                    "must be an IP address such as \"127.0.0.1\" or \"::\", not {:?}",
+                    "must be an IP address such as \"127.0.0.1\" or \"::\", or a host name \
+                     that resolves such as \"localhost\", not {:?} ({e})",
                     self.host
                 ),
             ));
@@ -541,6 +548,19 @@ mod tests {
     fn bad_host_is_an_error() {
         let e = Config::from_ron("(host: \"nowhere\")", "c.ron").unwrap_err();
         assert!(e.message.contains("host"), "{e}");
+        let e = Config::from_ron("(\n  host: \"no such host\",\n)", "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((2, 3)), "{e}");
+        assert!(e.message.starts_with("`host` "), "{e}");
+    }
+
+    #[test]
+    fn a_host_name_that_resolves_is_accepted() {
+        let c = Config::from_ron("(host: \"localhost\", port: 4000)", "c.ron").unwrap();
+        let addr = c.listen_addr().unwrap();
+        assert!(addr.ip().is_loopback(), "{addr}");
+        assert_eq!(addr.port(), 4000);
+        let c = Config::from_ron("(host: \"::\", port: 4000)", "c.ron").unwrap();
+        assert_eq!(c.listen_addr().unwrap().to_string(), "[::]:4000");
     }
 
     #[test]

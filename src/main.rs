@@ -69,54 +69,52 @@ fn parse_args() -> Result<Option<Args>, Failure> {
     Ok(Some(args))
 }
 
-fn load(path: Option<&str>) -> Result<Config, ConfigError> {
-    let (source, file) = match path {
+/// What `--check` calls the built-in config.
+const BUILT_IN: &str = "built-in default";
+
+/// Reads the config from `path`, else `./chatsock.ron`, else the built-in
+/// default; returns it with the name of what was read (the file, or
+/// [`BUILT_IN`]).
+fn load(path: Option<&str>) -> Result<(Config, String), ConfigError> {
+    let unreadable = |file: &str, e: std::io::Error| ConfigError {
+        file: file.to_string(),
+        position: None,
+        message: format!("cannot read the config file: {e}"),
+    };
+    let (source, file, name) = match path {
         Some(p) => match std::fs::read_to_string(p) {
-            Ok(s) => (s, p.to_string()),
-            Err(e) => {
-                return Err(ConfigError {
-                    file: p.to_string(),
-                    position: None,
-                    message: format!("cannot read the config file: {e}"),
-                })
-            }
+            Ok(s) => (s, p, p),
+            Err(e) => return Err(unreadable(p, e)),
         },
         None => match std::fs::read_to_string("chatsock.ron") {
-            Ok(s) => (s, "chatsock.ron".to_string()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
-                DEFAULT_RON.to_string(),
-                "<built-in chatsock.ron>".to_string(),
-            ),
-            Err(e) => {
-                return Err(ConfigError {
-                    file: "chatsock.ron".into(),
-                    position: None,
-                    message: format!("cannot read the config file: {e}"),
-                })
+            Ok(s) => (s, "chatsock.ron", "chatsock.ron"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                (DEFAULT_RON.to_string(), "<built-in chatsock.ron>", BUILT_IN)
             }
+            Err(e) => return Err(unreadable("chatsock.ron", e)),
         },
     };
-    Config::from_ron(&source, &file)
+    Ok((Config::from_ron(&source, file)?, name.to_string()))
 }
 
 fn try_main() -> Result<(), Failure> {
     let Some(args) = parse_args()? else {
         return Ok(());
     };
-    let mut config = load(args.config.as_deref()).map_err(|e| Failure::Fatal(e.to_string()))?;
+    let (mut config, read) =
+        load(args.config.as_deref()).map_err(|e| Failure::Fatal(e.to_string()))?;
     if let Some(port) = args.port {
         config.port = port;
     }
     if args.check {
-        log_out!("config OK: {}", config.summary());
+        log_out!("config OK ({read}): {}", config.summary());
         return Ok(());
     }
-    let ip = config
-        .ip()
-        .ok_or_else(|| Failure::Fatal(format!("bad host {:?}", config.host)))?;
-    let addr = SocketAddr::new(ip, config.port);
-    let listener =
-        listen(addr).map_err(|e| Failure::Fatal(format!("cannot listen on {addr}: {e}")))?;
+    // Resolved again: the port may have changed, and so may the name.
+    let addr = config
+        .listen_addr()
+        .map_err(|e| Failure::Fatal(format!("cannot resolve host {:?}: {e}", config.host)))?;
+    let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
     let bound = listener
         .local_addr()
         .map_err(|e| Failure::Fatal(e.to_string()))?;
@@ -135,6 +133,16 @@ fn try_main() -> Result<(), Failure> {
         VERSION,
     )
     .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+}
+
+/// Why listening on `addr` failed; a port in use also says what to do.
+fn bind_error(addr: SocketAddr, e: &std::io::Error) -> String {
+    let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+        ". Is another chatsock running? Pick another port with --port N (0 = any free port)."
+    } else {
+        ""
+    };
+    format!("cannot listen on {addr}: {e}{hint}")
 }
 
 /// Descriptors the server holds besides one per client: the standard

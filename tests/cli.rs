@@ -58,19 +58,25 @@ fn port_that_is_not_a_number_is_usage_error_exit_2() {
 }
 
 #[test]
-fn check_accepts_a_good_config_with_a_one_line_summary() {
-    let (code, _, out, err) = check(&Cfg::base().ron());
+fn check_accepts_a_good_config_with_a_one_line_summary_naming_the_file() {
+    let (code, path, out, err) = check(&Cfg::base().ron());
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out.lines().count(), 1, "{out:?}");
+    assert!(out.starts_with(&format!("config OK ({path}): ")), "{out:?}");
     assert!(out.contains("127.0.0.1"), "{out:?}");
 }
 
 #[test]
 fn check_accepts_the_shipped_config() {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("chatsock.ron");
-    let (status, out, err) = run_to_end(&["--check", "--config", shipped.to_str().unwrap()]);
+    let shipped = shipped.to_str().unwrap();
+    let (status, out, err) = run_to_end(&["--check", "--config", shipped]);
     assert_eq!(status.code(), Some(0), "{err}");
     assert_eq!(out.lines().count(), 1, "{out:?}");
+    assert!(
+        out.starts_with(&format!("config OK ({shipped}): ")),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -124,6 +130,34 @@ fn check_reports_other_impossible_values_by_name() {
         assert!(err.contains(&format!("{path}:1:")), "{src}: {err}");
         assert!(err.contains(field), "{src}: {err}");
     }
+}
+
+#[test]
+fn host_localhost_resolves_for_check_and_for_serving() {
+    let cfg = Cfg::base().set("host", "\"localhost\"");
+    let (code, _, out, err) = check(&cfg.ron());
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("localhost:"), "{out:?}");
+    // The server listens on what the name resolves to, and serves there.
+    let mut server = Server::with(&cfg);
+    let ip = server.addr.ip();
+    assert!(
+        ip.to_string() == "127.0.0.1" || ip.to_string() == "::1",
+        "listening on {}",
+        server.addr
+    );
+    let mut alice = server.login("alice");
+    let all = alice.command(":listall");
+    assert!(all.contains("alice"), "{all:?}");
+    server.expect_log(&format!("listening on {}", server.addr));
+}
+
+#[test]
+fn an_unresolvable_host_is_a_config_error_with_line_and_column() {
+    let (code, path, out, err) = check("(\n  port: 1,\n  host: \"no.such.host.invalid\",\n)\n");
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(err.contains(&format!("{path}:3:3: `host`")), "{err}");
+    assert!(err.contains("no.such.host.invalid"), "{err}");
 }
 
 #[test]
@@ -202,7 +236,34 @@ fn port_in_use_exits_1_naming_the_address() {
     assert_eq!(status.code(), Some(1), "{out}{err}");
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(err.to_lowercase().contains("in use"), "OS error: {err}");
+    // … and what to do about it, on the same line.
+    let line = err
+        .lines()
+        .find(|l| l.contains(&format!("127.0.0.1:{port}")))
+        .unwrap();
+    assert!(
+        line.starts_with(&format!("chatsock: cannot listen on 127.0.0.1:{port}: ")),
+        "{line}"
+    );
+    assert!(
+        line.ends_with(
+            ". Is another chatsock running? Pick another port with --port N (0 = any free port)."
+        ),
+        "{line}"
+    );
+    assert_eq!(out, "", "nothing on stdout");
     drop(taken);
+}
+
+#[test]
+fn a_bind_error_other_than_port_in_use_gets_no_port_hint() {
+    // 192.0.2.1 (TEST-NET-1) is not an address of this host.
+    let cfg = temp_file(&Cfg::base().set("host", "\"192.0.2.1\"").ron());
+    let (status, out, err) = run_to_end(&["--config", cfg.to_str().unwrap(), "--port", "0"]);
+    let _ = std::fs::remove_file(&cfg);
+    assert_eq!(status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("cannot listen on 192.0.2.1:0: "), "{err}");
+    assert!(!err.contains("--port"), "{err}");
 }
 
 #[test]
@@ -417,5 +478,29 @@ fn check_without_config_uses_the_embedded_default() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(
+        stdout.starts_with("config OK (built-in default): "),
+        "{stdout:?}"
+    );
     assert!(stdout.contains("22222"), "the shipped port: {stdout:?}");
+}
+
+#[test]
+fn check_names_chatsock_ron_in_the_working_directory() {
+    let dir = temp_dir("check-cwd");
+    std::fs::write(dir.join("chatsock.ron"), Cfg::base().ron()).unwrap();
+    let out = Command::new(bin())
+        .arg("--check")
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chatsock --check");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(
+        stdout.starts_with("config OK (chatsock.ron): 127.0.0.1:22222, 4 rooms"),
+        "{stdout:?}"
+    );
 }

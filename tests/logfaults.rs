@@ -68,7 +68,7 @@ fn stdout_into_a_closed_pipe_still_serves_and_shuts_down_gracefully() {
         server
             .stderr_seen
             .iter()
-            .any(|l| l == "chatsock: shut down"),
+            .any(|l| l.starts_with("chatsock: shutdown requested")),
         "{:?}",
         server.stderr_seen
     );

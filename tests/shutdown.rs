@@ -47,6 +47,71 @@ fn stdout_after_start(server: &Server) -> Vec<String> {
     server.stdout_seen[start + 1..].to_vec()
 }
 
+/// SPEC §9: each event is printed once, on one stream. stdout has the start
+/// lines and the countdown (SPEC §1, §6), stderr the log. The one event on
+/// both is the start: `Now running on ADDR` on stdout (what tests and
+/// scripts read) and `chatsock: listening on ADDR` in the log (SPEC §1 lists
+/// it; tests read the address there when stdout is closed or stalled).
+fn assert_each_event_printed_once(server: &Server) {
+    let (out, err) = (&server.stdout_seen, &server.stderr_seen);
+    let start = format!("Now running on {}", server.addr);
+    let listening = format!("chatsock: listening on {}", server.addr);
+    assert_eq!(out.iter().filter(|l| **l == start).count(), 1, "{out:?}");
+    assert_eq!(
+        err.iter().filter(|l| **l == listening).count(),
+        1,
+        "{err:?}"
+    );
+    for l in out {
+        let countdown = l
+            .split("...")
+            .next()
+            .is_some_and(|n| n.parse::<u64>().is_ok());
+        assert!(
+            l.starts_with("chatsock v")
+                || *l == start
+                || countdown
+                || l == "Second signal: shutting down now."
+                || l == "Server shut down.",
+            "not a start or countdown line on stdout: {l:?}"
+        );
+    }
+    for e in err {
+        assert!(e.starts_with("chatsock: "), "not a log line: {e:?}");
+        if *e == listening {
+            continue;
+        }
+        let logged = e["chatsock: ".len()..].to_lowercase();
+        for o in out {
+            let printed = o.to_lowercase();
+            assert!(
+                !logged.contains(&printed) && !printed.contains(&logged),
+                "on both streams: {o:?} and {e:?}"
+            );
+        }
+    }
+    // The shutdown: requested in the log; counted down and ended on stdout.
+    assert_eq!(
+        err.iter()
+            .filter(|l| l.starts_with("chatsock: shutdown requested"))
+            .count(),
+        1,
+        "{err:?}"
+    );
+    for word in ["shut down", "second signal", "..."] {
+        assert!(
+            !err.iter().any(|l| l.to_lowercase().contains(word)),
+            "{word:?} in the log: {err:?}"
+        );
+    }
+    assert!(!out.iter().any(|l| l.contains("requested")), "{out:?}");
+    assert_eq!(
+        out.iter().filter(|l| *l == "Server shut down.").count(),
+        1,
+        "{out:?}"
+    );
+}
+
 #[test]
 fn sigterm_warns_everyone_at_once_lets_chat_go_on_then_says_goodbye_and_exits_0() {
     let mut server = Server::start();
@@ -135,6 +200,7 @@ fn sigterm_warns_everyone_at_once_lets_chat_go_on_then_says_goodbye_and_exits_0(
         }
     }
     assert!(want.peek().is_none(), "no countdown on stdout: {out:?}");
+    assert_each_event_printed_once(&server);
 }
 
 #[test]
@@ -165,4 +231,81 @@ fn a_second_signal_ends_at_once() {
     assert_eq!(status.code(), Some(0), "{status:?}");
     let last = alice.expect_closed();
     assert!(last.contains(GOODBYE), "{last:?}");
+    assert_each_event_printed_once(&server);
+}
+
+#[test]
+fn with_nobody_connected_a_signal_exits_at_once() {
+    let mut server = Server::start();
+    // A client that came and went leaves nobody to warn.
+    let mut alice = server.login("alice");
+    alice.send(":quit");
+    alice.expect("(y/n) ");
+    alice.send("y");
+    alice.expect_closed();
+    wait_online(&mut server, 0);
+    let t0 = Instant::now();
+    server.signal("TERM");
+    let status = server.wait_exit();
+    let took = t0.elapsed();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(took < Duration::from_millis(500), "exit after {took:?}");
+    // The last line is still printed; no countdown.
+    let out = stdout_after_start(&server);
+    assert_eq!(out, ["Server shut down."], "{out:?}");
+    assert_each_event_printed_once(&server);
+}
+
+#[test]
+fn a_server_nobody_ever_connected_to_exits_at_once_on_sigint() {
+    let mut server = Server::start();
+    let t0 = Instant::now();
+    server.signal("INT");
+    let status = server.wait_exit();
+    let took = t0.elapsed();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    assert!(took < Duration::from_millis(500), "exit after {took:?}");
+    assert_eq!(stdout_after_start(&server), ["Server shut down."]);
+    assert_each_event_printed_once(&server);
+}
+
+#[test]
+fn no_event_is_printed_on_both_stdout_and_stderr() {
+    // Every kind of event: start, connect, name, disconnect, the shutdown
+    // notice, the second signal, the end.
+    let mut server = Server::start();
+    let mut alice = server.login("alice");
+    alice.send(":quit");
+    alice.expect("(y/n) ");
+    alice.send("y");
+    alice.expect_closed();
+    let mut bob = server.login("bob");
+    server.signal("TERM");
+    bob.expect_within(NOTICE, Duration::from_secs(2));
+    server.expect_stdout("5... (signal again to stop at once)");
+    server.signal("TERM");
+    assert_eq!(server.wait_exit().code(), Some(0));
+    bob.expect_closed();
+    let (out, err) = (&server.stdout_seen, &server.stderr_seen);
+    assert_eq!(
+        stdout_after_start(&server),
+        [
+            "5... (signal again to stop at once)",
+            "Second signal: shutting down now.",
+            "Server shut down."
+        ]
+    );
+    for logged in [
+        "chatsock: client connected: ",
+        "chatsock: user named: ",
+        "chatsock: client disconnected: ",
+        "chatsock: shutdown requested; closing in 5 seconds",
+    ] {
+        assert!(
+            err.iter().any(|l| l.starts_with(logged)),
+            "{logged}: {err:?}"
+        );
+        assert!(!out.iter().any(|l| l.contains(logged)), "{logged}: {out:?}");
+    }
+    assert_each_event_printed_once(&server);
 }

@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let source = String::from_utf8_lossy(data);
     match Config::from_ron(&source, "fuzz.ron") {
         Ok(c) => {
-            assert!(c.ip().is_some());
+            assert!(c.listen_addr().is_ok());
             assert!((1..=200).contains(&c.chatview_max));
             assert!((1..=32).contains(&c.username_limit));
             assert!((16..=1 << 20).contains(&c.max_line_length));

@@ -210,8 +210,17 @@ impl Server {
             return;
         }
         self.shutdown = true;
+        if self.conns.is_empty() {
+            // Nobody to warn: no grace period.
+            crate::log_err!("chatsock: shutdown requested; nobody connected, closing now");
+            self.finish();
+            return;
+        }
+        // Each event once (SPEC §9): the request in the log, the countdown
+        // (this first number, then one a second, then `Server shut down.`)
+        // on stdout.
         crate::log_err!("chatsock: shutdown requested; closing in {GRACE_SECS} seconds");
-        crate::log_out!("Shutting down in {GRACE_SECS} seconds... (signal again to stop at once)");
+        crate::log_out!("{GRACE_SECS}... (signal again to stop at once)");
         self.chat.shutdown_notice();
         self.apply();
         let now = Instant::now();
@@ -230,7 +239,6 @@ impl Server {
         self.apply();
         self.done = true;
         crate::log_out!("Server shut down.");
-        crate::log_err!("chatsock: shut down");
     }
 
     fn read(&mut self, key: usize) {
