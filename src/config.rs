@@ -257,6 +257,22 @@ impl Config {
                 ));
             }
         }
+        // `:join` matches room names case-insensitively, so two names that
+        // differ only in case would be one room.
+        for (i, (name, _)) in self.rooms.0.iter().enumerate() {
+            let folded = name.to_lowercase();
+            if let Some((other, _)) = self.rooms.0[..i]
+                .iter()
+                .find(|(o, _)| o.to_lowercase() == folded)
+            {
+                return Err((
+                    vec!["rooms".into(), name.clone()],
+                    format!(
+                        "room name {name:?} differs from {other:?} only in case; room names are matched case-insensitively"
+                    ),
+                ));
+            }
+        }
         for (name, room) in &self.rooms.0 {
             if room.limit > ROOM_LIMIT_MAX {
                 return Err((
@@ -536,6 +552,18 @@ mod tests {
         let e = Config::from_ron(src, "c.ron").unwrap_err();
         assert_eq!(e.position, Some((4, 3)), "{e}");
         assert!(e.message.contains("bad name"));
+    }
+
+    #[test]
+    fn room_names_differing_only_in_case_are_refused_and_located() {
+        let src = "(\n rooms: {\n  \"general\": (),\n  \"ok\": (),\n   \"GENERAL\": (),\n },\n)";
+        let e = Config::from_ron(src, "c.ron").unwrap_err();
+        assert_eq!(e.position, Some((5, 4)), "{e}");
+        assert!(e.message.contains("\"GENERAL\""), "{e}");
+        assert!(e.message.contains("\"general\""), "{e}");
+        assert!(e.message.contains("only in case"), "{e}");
+        let e = Config::from_ron("(rooms: {\"Straße\": (), \"STRASSE\": ()})", "c.ron");
+        assert!(e.is_ok(), "different letters, not only case: {e:?}");
     }
 
     #[test]

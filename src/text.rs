@@ -71,36 +71,6 @@ fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
     }
 }
 
-/// True for characters that draw nothing although they are not controls:
-/// zero-width and other format characters, blank fillers, variation
-/// selectors and tags. A username made with them could pass for another
-/// (`SER\u{200b}VER` looks like `SERVER`), so usernames may not hold them.
-pub fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{ad}'
-            | '\u{34f}'
-            | '\u{61c}'
-            | '\u{115f}'
-            | '\u{1160}'
-            | '\u{17b4}'
-            | '\u{17b5}'
-            | '\u{180b}'..='\u{180f}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{206f}'
-            | '\u{2800}'
-            | '\u{3164}'
-            | '\u{fe00}'..='\u{fe0f}'
-            | '\u{feff}'
-            | '\u{ffa0}'
-            | '\u{fff0}'..='\u{fff8}'
-            | '\u{1d173}'..='\u{1d17a}'
-            | '\u{e0000}'..='\u{e007f}'
-            | '\u{e0100}'..='\u{e01ef}'
-    )
-}
-
 /// Number of characters (Unicode scalar values) in `s`: limits count these,
 /// not bytes, so 150 `é` fit a 150-character limit.
 pub fn char_len(s: &str) -> usize {
@@ -154,23 +124,6 @@ mod tests {
     fn tab_becomes_space_and_trailing_escape_is_dropped() {
         assert_eq!(sanitize(b"a\tb\x1b"), "a b");
         assert_eq!(sanitize(b"a\x1b[12"), "a");
-    }
-
-    #[test]
-    fn invisible_characters() {
-        for c in [
-            '\u{200b}',
-            '\u{2060}',
-            '\u{feff}',
-            '\u{ad}',
-            '\u{3164}',
-            '\u{e0041}',
-        ] {
-            assert!(is_invisible(c), "{c:?}");
-        }
-        for c in ['a', 'é', '日', '✓', '_'] {
-            assert!(!is_invisible(c), "{c:?}");
-        }
     }
 
     #[test]

@@ -158,10 +158,11 @@ fn join_an_unknown_room_says_it_does_not_exist() {
         alice.command(":join nowhere"),
         "That chatroom does not exist!\r\n> "
     );
-    // Room names are matched exactly.
+    // Room names are matched case-insensitively (SPEC §9), so a name in
+    // another case is the room itself, under its configured name.
     assert_eq!(
         alice.command(":join General"),
-        "That chatroom does not exist!\r\n> "
+        "You joined the room 'general'!\r\nExecute :chat to enter the chat view\r\n[room/general]> "
     );
 }
 

@@ -301,8 +301,15 @@ fn invalid_utf8_becomes_the_replacement_character() {
     let mut c = server.client();
     c.expect("Enter a username: ");
     // (0xFF would be telnet IAC; 0x80 and 0xFE are never valid UTF-8.)
+    // U+FFFD is no identifier character (UTS #39), so not in a username…
     c.send_raw(b"a\x80b\xfe\r\n");
-    c.expect("You are now connected as 'a\u{fffd}b\u{fffd}'.");
+    assert_eq!(c.expect("Enter a username: "), NOT_ALLOWED);
+    // …but a message shows it.
+    c.send("alice");
+    c.expect("> ");
+    c.enter_room("general");
+    c.send_raw(b"a\x80b\xfe\r\n");
+    c.expect("a\u{fffd}b\u{fffd}");
 }
 
 #[test]

@@ -1088,7 +1088,8 @@ fn bracket_col(screen: &vt100::Screen, row: u16, cols: u16) -> Option<u16> {
 
 fn wide_names_line_up_and_wrap_by_display_width(cols: u16, rows: u16) {
     let server = Server::with(&Cfg::base());
-    let names = ["bob", "日本語", "🎉party"];
+    // (An emoji is no identifier character, UTS #39: Hangul is as wide.)
+    let names = ["bob", "日本語", "한party"];
     let mut others: Vec<Client> = names.iter().map(|n| bystander(&server, n)).collect();
     let mut a = Term::telnet(server.addr, cols, rows);
     let mut s = login(&mut a, "ann");
@@ -1114,7 +1115,7 @@ fn wide_names_line_up_and_wrap_by_display_width(cols: u16, rows: u16) {
     history.push(msg("日本語", &cjk));
     let emoji = "🎉x".repeat(usize::from(cols) / 2);
     chat(&mut others[2], &emoji);
-    history.push(msg("🎉party", &emoji));
+    history.push(msg("한party", &emoji));
     a.expect_screen(
         &view(cols, rows, true, &history, GENERAL, ""),
         view_cursor(rows, true, ""),

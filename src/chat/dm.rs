@@ -4,7 +4,7 @@ use super::*;
 
 impl Chat {
     pub(super) fn open_dm(&mut self, id: ClientId, user: &str) {
-        let Some(&p) = self.names.get(&user.to_lowercase()) else {
+        let Some(&p) = self.names.get(&names::key(user)) else {
             self.reply(id, &["That user is not online!"]);
             return;
         };

@@ -44,7 +44,7 @@ impl Chat {
                 Place::None => {}
             }
             if let Some(n) = &c.name {
-                if self.names.get(&n.to_lowercase()) != Some(&id) {
+                if self.names.get(&names::key(n)) != Some(&id) {
                     return Err(format!("client {id} name not registered"));
                 }
             }

@@ -8,7 +8,7 @@
 //! # Layout
 //!
 //! - `outbox`: what the core asks of the shell (writes, closes, timers).
-//! - `names`: choosing a username.
+//! - `names`: choosing a username: the rules and the name key.
 //! - `palette`: the command palette's commands.
 //! - `rooms`: joining and leaving rooms, their notices.
 //! - `dm`: direct messages.
@@ -137,7 +137,7 @@ pub struct Chat {
     cfg: Config,
     version: &'static str,
     clients: Vec<Option<Client>>,
-    /// Lower-cased username → client.
+    /// Name key ([`names::key`]: the case-folded UTS #39 skeleton) → client.
     names: HashMap<String, ClientId>,
     rooms: Vec<RoomState>,
     next_gen: u64,
@@ -628,7 +628,7 @@ impl Chat {
         let name = c.name.take();
         c.history = VecDeque::new();
         if let Some(name) = name {
-            self.names.remove(&name.to_lowercase());
+            self.names.remove(&names::key(&name));
             for w in watchers {
                 if let Some(wc) = self.client_mut(w) {
                     // Nothing is kept of a DM that is gone.

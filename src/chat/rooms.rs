@@ -51,10 +51,18 @@ impl Chat {
     }
 
     pub(super) fn join(&mut self, id: ClientId, name: &str, password: Option<&str>) {
-        let Some(r) = self.rooms.iter().position(|r| r.name == name) else {
+        // Room names are matched case-insensitively (the config refuses
+        // two that differ only in case); replies use the configured name.
+        let wanted = name.to_lowercase();
+        let Some(r) = self
+            .rooms
+            .iter()
+            .position(|r| r.name.to_lowercase() == wanted)
+        else {
             self.reply(id, &[NO_SUCH_ROOM]);
             return;
         };
+        let name = self.rooms[r].name.clone();
         if self.client(id).is_some_and(|c| c.place == Place::Room(r)) {
             self.reply(id, &[&format!("You are already in '{name}'.")]);
             return;

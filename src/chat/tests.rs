@@ -102,6 +102,112 @@ fn username_rules() {
 }
 
 #[test]
+fn look_alikes_of_a_name_online_are_taken() {
+    let mut t = T::new("");
+    t.user(0, "alice");
+    t.chat.connect(1);
+    t.out(1);
+    for name in [
+        "\u{430}lice", // Cyrillic а
+        "ａｌｉｃｅ",
+        "ALICE",
+        "ＳＥＲＶＥＲ",
+        "S\u{415}RV\u{415}R", // Cyrillic Е
+    ] {
+        let o = t.say(1, name);
+        assert_eq!(
+            o, "That username is taken, please pick another one.\r\nEnter a username: ",
+            "{name:?}"
+        );
+    }
+    // Small capital A is outside the General Security Profile.
+    assert!(t.say(1, "\u{1d00}lice").contains("not allowed"));
+    assert_eq!(t.chat.named_count(), 1);
+}
+
+#[test]
+fn invisible_unassigned_and_markless_names_are_not_allowed() {
+    let mut t = T::new("");
+    t.user(0, "alice");
+    t.chat.connect(1);
+    t.out(1);
+    for name in [
+        "alice\u{fff9}",
+        "alice\u{e0080}",
+        "\u{301}\u{301}",
+        "bob\u{e000}",
+        "bob\u{378}",
+        "SER\u{200b}VER",
+    ] {
+        let o = t.say(1, name);
+        assert_eq!(
+            o, "That username is not allowed, please pick another one.\r\nEnter a username: ",
+            "{name:?}"
+        );
+    }
+}
+
+#[test]
+fn names_are_stored_in_nfc_and_collide_so() {
+    let mut t = T::new("");
+    t.user(0, "e\u{301}va");
+    assert_eq!(t.chat.name(0), Some("\u{e9}va"));
+    t.chat.connect(1);
+    t.out(1);
+    assert!(t.say(1, "\u{e9}va").contains("taken"));
+    assert!(t.say(1, "\u{c9}VA").contains("taken"));
+    // The name is freed under the same key.
+    t.chat.disconnect(0);
+    t.chat.check_invariants().unwrap();
+    assert!(t.say(1, "\u{c9}va").contains("connected as '\u{c9}va'"));
+}
+
+#[test]
+fn ordinary_names_in_any_script_are_allowed() {
+    let mut t = T::new("");
+    for (i, name) in ["日本語", "zoë", "Ünal", "bob_2", "привет", "b:ob", "[x]"]
+        .into_iter()
+        .enumerate()
+    {
+        t.chat.connect(i);
+        let o = t.say(i, name);
+        assert!(o.contains(&format!("connected as '{name}'")), "{name}: {o}");
+    }
+}
+
+#[test]
+fn dm_finds_a_user_by_the_name_key() {
+    let mut t = T::new("");
+    t.user(0, "alice");
+    t.user(1, "bob");
+    for typed in ["alice", "ALICE", "\u{430}lice"] {
+        let o = t.say(1, &format!(":dm {typed}"));
+        assert!(
+            o.contains("You opened a DM with 'alice'.") || o.contains("already have a DM"),
+            "{typed}: {o}"
+        );
+    }
+    assert!(t.say(1, ":dm BOB").contains("You can't DM yourself!"));
+}
+
+#[test]
+fn rooms_are_joined_case_insensitively() {
+    let mut t = T::new("");
+    t.user(0, "a");
+    let o = t.say(0, ":join GENERAL");
+    assert!(o.contains("You joined the room 'general'!"), "{o}");
+    assert!(o.ends_with("[room/general]> "), "{o}");
+    assert!(t
+        .say(0, ":join General")
+        .contains("You are already in 'general'."));
+    assert!(
+        t.say(0, ":join VAULT PW").contains(NO_SUCH_ROOM),
+        "passwords keep their case"
+    );
+    assert!(t.say(0, ":join VAULT pw").contains("[room/vault]> "));
+}
+
+#[test]
 fn rooms_lists_public_rooms_with_counts() {
     let mut t = T::new("");
     t.user(0, "a");
