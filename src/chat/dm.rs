@@ -44,7 +44,7 @@ impl Chat {
     /// `:msg USER TEXT` (and `:r`): one DM line to USER from wherever the
     /// sender is; the sender sees it as `[DM to USER]: TEXT`.
     pub(super) fn msg(&mut self, id: ClientId, user: &str, text: &str) {
-        let Some(&p) = self.names.get(&user.to_lowercase()) else {
+        let Some(&p) = self.names.get(&names::key(user)) else {
             self.reply(id, &["That user is not online!"]);
             return;
         };
