@@ -3,8 +3,8 @@
 /// A palette command with its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `:help`
-    Help,
+    /// `:help` or `:help COMMAND`.
+    Help(Option<String>),
     /// `:list`
     List,
     /// `:listall`
@@ -43,6 +43,20 @@ pub enum Command {
         /// The message.
         text: String,
     },
+    /// `:me ACTION`: `* NAME ACTION` to the room or DM.
+    Me {
+        /// The action.
+        text: String,
+    },
+    /// `:bell on|off`.
+    Bell(bool),
+    /// `:time on|off`: `HH:MM ` before each history line.
+    Time(bool),
+    /// `:whois NAME`.
+    Whois {
+        /// The name as typed.
+        user: String,
+    },
 }
 
 /// Why a palette line is not a command that can run.
@@ -74,7 +88,7 @@ impl ParseError {
 
 /// One `:help` line per command: usage and description.
 pub const HELP: &[(&str, &str)] = &[
-    (":help", "Show this list"),
+    (":help [COMMAND]", "Show this list, or explain one command"),
     (":list", "List the users in your current chatroom or DM"),
     (":listall", "List every user online"),
     (":rooms", "List the public chatrooms"),
@@ -88,6 +102,13 @@ pub const HELP: &[(&str, &str)] = &[
         "Send USER one private line, from anywhere",
     ),
     (":r TEXT", "Answer whoever last sent you a private line"),
+    (":me ACTION", "Tell your room or DM '* NAME ACTION'"),
+    (":whois USER", "Who USER is: online since, where, idle time"),
+    (
+        ":bell on|off",
+        "Ring the bell for DMs and mentions of your name",
+    ),
+    (":time on|off", "Show the time (UTC) before each chat line"),
     (
         ":chat",
         "Enter the chat view of your room or DM (leave it with :q)",
@@ -97,10 +118,30 @@ pub const HELP: &[(&str, &str)] = &[
     (":quit", "Disconnect from the server"),
 ];
 
+/// More words on each command, for `:help COMMAND`.
+pub const DETAILS: &[(&str, &str)] = &[
+    ("help", "':help' lists every command; ':help join' explains one."),
+    ("list", "In a room, its members; in a DM, both of you."),
+    ("listall", "Everyone online."),
+    ("rooms", "Public rooms with their member counts; hidden rooms are not listed."),
+    ("join", "':join ROOM', or ':join ROOM PASSWORD' for a hidden room. Leaves your room or DM first. Room names ignore case."),
+    ("dm", "':dm USER' opens a DM (USER is told); ':chat' enters its view."),
+    ("msg", "':msg USER TEXT' sends USER one line from wherever you are."),
+    ("r", "':r TEXT' answers whoever last sent you a DM or opened one with you."),
+    ("me", "':me waves' shows '* NAME waves' to your room or DM."),
+    ("whois", "':whois USER': online since when, the room if it is public, guest or registered, idle time."),
+    ("bell", "':bell off' stops the bell for DMs and mentions of your name; ':bell on' brings it back."),
+    ("time", "':time on' shows HH:MM (UTC) before each line of your chat view; ':time off' hides it."),
+    ("chat", "Enters the chat view of your room or DM; ':q' leaves it. Commands work there too; '::text' sends ':text'."),
+    ("close", "Leaves your room, or closes your DM."),
+    ("size", "':size' says the size the server uses for your terminal; ':size 100x30' sets it."),
+    ("quit", "Asks, then disconnects. Ctrl+C on an empty line asks too (telnet, raw terminals)."),
+];
+
 /// Every command name, for Tab completion.
 pub const NAMES: &[&str] = &[
-    ":help", ":list", ":listall", ":rooms", ":join", ":dm", ":msg", ":r", ":chat", ":close",
-    ":size", ":quit",
+    ":help", ":list", ":listall", ":rooms", ":join", ":dm", ":msg", ":r", ":me", ":whois", ":bell",
+    ":time", ":chat", ":close", ":size", ":quit",
 ];
 
 const JOIN_USAGE: &str = "Usage: :join ROOM [PASSWORD]";
@@ -126,7 +167,43 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         }
     };
     match name.as_str() {
-        "help" => none(Command::Help),
+        "help" => match args.as_slice() {
+            [] => Ok(Command::Help(None)),
+            [c] => {
+                let name = c.strip_prefix(':').filter(|n| !n.is_empty()).unwrap_or(c);
+                Ok(Command::Help(Some(name.to_ascii_lowercase())))
+            }
+            _ => Err(ParseError::Usage("Usage: :help [COMMAND]")),
+        },
+        "me" => {
+            let text = rest.trim_start().get(name.len()..).unwrap_or("").trim();
+            if text.is_empty() {
+                Err(ParseError::Usage("Usage: :me ACTION"))
+            } else {
+                Ok(Command::Me {
+                    text: text.to_string(),
+                })
+            }
+        }
+        "bell" | "time" => {
+            let on = match args.as_slice() {
+                [a] if a.eq_ignore_ascii_case("on") => true,
+                [a] if a.eq_ignore_ascii_case("off") => false,
+                _ if name == "bell" => return Err(ParseError::Usage("Usage: :bell on|off")),
+                _ => return Err(ParseError::Usage("Usage: :time on|off")),
+            };
+            Ok(if name == "bell" {
+                Command::Bell(on)
+            } else {
+                Command::Time(on)
+            })
+        }
+        "whois" => match args.as_slice() {
+            [user] => Ok(Command::Whois {
+                user: user.to_string(),
+            }),
+            _ => Err(ParseError::Usage("Usage: :whois USER")),
+        },
         "list" => none(Command::List),
         "listall" => none(Command::ListAll),
         "rooms" => none(Command::Rooms),
@@ -200,7 +277,24 @@ mod tests {
 
     #[test]
     fn parses_every_command() {
-        assert_eq!(parse(":help"), Ok(Command::Help));
+        assert_eq!(parse(":help"), Ok(Command::Help(None)));
+        assert_eq!(parse(":help :JOIN"), Ok(Command::Help(Some("join".into()))));
+        assert_eq!(
+            parse(":me waves  hi"),
+            Ok(Command::Me {
+                text: "waves  hi".into()
+            })
+        );
+        assert_eq!(parse(":bell OFF"), Ok(Command::Bell(false)));
+        assert_eq!(parse(":time on"), Ok(Command::Time(true)));
+        assert_eq!(
+            parse(":time"),
+            Err(ParseError::Usage("Usage: :time on|off"))
+        );
+        assert_eq!(
+            parse(":whois bob"),
+            Ok(Command::Whois { user: "bob".into() })
+        );
         assert_eq!(parse(":list"), Ok(Command::List));
         assert_eq!(parse(":listall"), Ok(Command::ListAll));
         assert_eq!(parse(":rooms"), Ok(Command::Rooms));
@@ -248,7 +342,7 @@ mod tests {
 
     #[test]
     fn argument_errors() {
-        assert_eq!(parse(":help me"), Err(ParseError::NoArguments));
+        assert_eq!(parse(":list me"), Err(ParseError::NoArguments));
         assert_eq!(parse(":join"), Err(ParseError::Usage(JOIN_USAGE)));
         assert_eq!(parse(":join a b c"), Err(ParseError::Usage(JOIN_USAGE)));
         assert_eq!(parse(":dm"), Err(ParseError::Usage(DM_USAGE)));

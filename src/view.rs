@@ -61,9 +61,10 @@ pub fn banner(welcome: &str, version: &str) -> String {
 }
 
 /// How a history line looks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Style {
     /// A chat message.
+    #[default]
     Plain,
     /// A SERVER line or a highlighted notice: red background.
     Highlight,
@@ -72,12 +73,61 @@ pub enum Style {
 /// One line of chat-view history: plain text (already sanitised) and its
 /// style. It is laid out for each viewer's width when drawn, and shared
 /// (`Rc`) by every viewer's history.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HistLine {
     /// The style.
     pub style: Style,
     /// The text, without escape sequences.
     pub text: Box<str>,
+    /// When it was said: minutes since midnight UTC (for `:time on`).
+    pub minute: Option<u16>,
+    /// A viewer's own name mentioned in it, shown highlighted (that
+    /// viewer's copy only).
+    pub highlight: Option<Rc<str>>,
+}
+
+impl HistLine {
+    /// The text as a viewer sees it: with `HH:MM ` first when `time`.
+    fn shown(&self, time: bool) -> std::borrow::Cow<'_, str> {
+        match (time, self.minute) {
+            (true, Some(m)) => format!("{:02}:{:02} {}", m / 60, m % 60, self.text).into(),
+            _ => (&*self.text).into(),
+        }
+    }
+}
+
+/// Reverse video around a mention of the viewer's name.
+const MENTION_ON: &str = "\x1b[7m";
+const MENTION_OFF: &str = "\x1b[27m";
+
+/// Whether `word` occurs in `text` as a whole word, ignoring case.
+pub fn mentions(text: &str, word: &str) -> bool {
+    !word.is_empty() && word_spans(text, word).next().is_some()
+}
+
+/// Byte spans of whole-word, case-insensitive occurrences of `word`.
+fn word_spans<'a>(text: &'a str, word: &'a str) -> impl Iterator<Item = (usize, usize)> + 'a {
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    text.char_indices().filter_map(move |(i, _)| {
+        let mut end = i;
+        let mut want = word.chars().flat_map(char::to_lowercase);
+        let mut got = text[i..].chars();
+        loop {
+            match want.next() {
+                None => break,
+                Some(w) => {
+                    let c = got.next()?;
+                    if c.to_lowercase().next() != Some(w) {
+                        return None;
+                    }
+                    end += c.len_utf8();
+                }
+            }
+        }
+        let before = text[..i].chars().next_back().is_some_and(is_word);
+        let after = text[end..].chars().next().is_some_and(is_word);
+        (!before && !after && end > i).then_some((i, end))
+    })
 }
 
 /// A chat message as stored in history: `[NAME<pad>]: TEXT`, the name
@@ -93,6 +143,7 @@ pub fn message_line(name: &str, width: usize, text: &str) -> Rc<HistLine> {
     Rc::new(HistLine {
         style: Style::Plain,
         text: s.into_boxed_str(),
+        ..HistLine::default()
     })
 }
 
@@ -102,6 +153,7 @@ pub fn server_line(width: usize, text: &str) -> Rc<HistLine> {
     Rc::new(HistLine {
         style: Style::Highlight,
         text: format!("[SERVER{}]: {text}", " ".repeat(pad)).into_boxed_str(),
+        ..HistLine::default()
     })
 }
 
@@ -111,6 +163,7 @@ pub fn highlight_line(text: &str) -> Rc<HistLine> {
     Rc::new(HistLine {
         style: Style::Highlight,
         text: text.into(),
+        ..HistLine::default()
     })
 }
 
@@ -140,6 +193,8 @@ pub struct Layout {
     pub history: usize,
     /// The first history row (1-based).
     pub top: usize,
+    /// `HH:MM ` before each line (`:time on`).
+    pub time: bool,
 }
 
 /// The smallest terminal the chat view is drawn on.
@@ -157,6 +212,7 @@ impl Layout {
                 rows,
                 history: 0,
                 top: 1,
+                time: false,
             };
         }
         let input = if char_mode { rows } else { rows - 1 };
@@ -166,6 +222,7 @@ impl Layout {
             rows,
             history,
             top: input - 1 - history,
+            time: false,
         }
     }
 
@@ -195,14 +252,29 @@ pub fn separator(label: Label, cols: usize) -> String {
 }
 
 /// Appends one row of a history line, styled.
-fn push_row(out: &mut Vec<u8>, row: &str, style: Style) {
-    match style {
-        Style::Plain => out.extend_from_slice(row.as_bytes()),
-        Style::Highlight => {
-            out.extend_from_slice(RED_BG.as_bytes());
-            out.extend_from_slice(row.as_bytes());
-            out.extend_from_slice(RESET.as_bytes());
+fn push_row(out: &mut Vec<u8>, row: &str, line: &HistLine) {
+    if line.style == Style::Highlight {
+        out.extend_from_slice(RED_BG.as_bytes());
+    }
+    match line.highlight.as_deref() {
+        Some(name) => {
+            let mut at = 0;
+            for (start, end) in word_spans(row, name) {
+                if start < at {
+                    continue;
+                }
+                out.extend_from_slice(row[at..start].as_bytes());
+                out.extend_from_slice(MENTION_ON.as_bytes());
+                out.extend_from_slice(row[start..end].as_bytes());
+                out.extend_from_slice(MENTION_OFF.as_bytes());
+                at = end;
+            }
+            out.extend_from_slice(row[at..].as_bytes());
         }
+        None => out.extend_from_slice(row.as_bytes()),
+    }
+    if line.style == Style::Highlight {
+        out.extend_from_slice(RESET.as_bytes());
     }
 }
 
@@ -242,21 +314,27 @@ pub fn full_view(history: &VecDeque<Rc<HistLine>>, layout: Layout, label: Label)
         return too_small(layout).into_bytes();
     }
     // The newest rows that fill the history area, newest first.
-    let mut rows: Vec<(&str, Style)> = Vec::with_capacity(layout.history);
-    'fill: for line in history.iter().rev() {
-        for row in wrap(&line.text, layout.cols).into_iter().rev() {
+    let shown: Vec<_> = history
+        .iter()
+        .rev()
+        .take(layout.history)
+        .map(|l| (l.shown(layout.time), l))
+        .collect();
+    let mut rows: Vec<(&str, &HistLine)> = Vec::with_capacity(layout.history);
+    'fill: for (text, line) in &shown {
+        for row in wrap(text, layout.cols).into_iter().rev() {
             if rows.len() == layout.history {
                 break 'fill;
             }
-            rows.push((row, line.style));
+            rows.push((row, line));
         }
     }
     let mut out = Vec::with_capacity(CLEAR.len() + 16 + layout.cols * (layout.history + 2));
     out.extend_from_slice(CLEAR.as_bytes());
     let first = layout.separator_row() - rows.len();
     out.extend_from_slice(format!("\x1b[{first};1H").as_bytes());
-    for (row, style) in rows.into_iter().rev() {
-        push_row(&mut out, row, style);
+    for (row, line) in rows.into_iter().rev() {
+        push_row(&mut out, row, line);
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(separator(label, layout.cols).as_bytes());
@@ -274,19 +352,20 @@ pub fn view_update(line: &HistLine, layout: Layout) -> Vec<u8> {
         // No room for the view: the line is printed as it comes, like a log,
         // so nothing (a DM, the shutdown notice) goes unseen.
         let mut out = b"\r\n".to_vec();
-        push_row(&mut out, &line.text, line.style);
+        push_row(&mut out, &line.shown(layout.time), line);
         return out;
     }
     let mut out = Vec::with_capacity(line.text.len() + 40);
     let (top, bottom) = (layout.top, layout.separator_row() - 1);
     out.extend_from_slice(format!("\x1b7\x1b[{top};{bottom}r\x1b[{bottom};1H\r\n").as_bytes());
-    let rows = wrap(&line.text, layout.cols);
+    let text = line.shown(layout.time);
+    let rows = wrap(&text, layout.cols);
     let skip = rows.len().saturating_sub(layout.history);
     for (i, row) in rows[skip..].iter().enumerate() {
         if i > 0 {
             out.extend_from_slice(b"\r\n");
         }
-        push_row(&mut out, row, line.style);
+        push_row(&mut out, row, line);
     }
     out.extend_from_slice(b"\x1b[r\x1b8");
     out

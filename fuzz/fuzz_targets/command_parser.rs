@@ -38,7 +38,19 @@ fn check_parse(line: &str) {
                 check_word(p);
             }
         }
-        Ok(Command::Dm { user }) => check_word(user),
+        Ok(Command::Dm { user } | Command::Whois { user }) => check_word(user),
+        Ok(Command::Msg { user, text }) => {
+            check_word(user);
+            assert!(!text.trim().is_empty() && text.trim() == text, "{line:?}");
+            // The text is the line's own words after the name, spacing kept.
+            assert!(line.contains(text.as_str()), "{line:?}");
+        }
+        Ok(Command::Reply { text } | Command::Me { text }) => {
+            assert!(!text.is_empty() && text.trim() == text, "{line:?}");
+            assert!(line.contains(text.as_str()), "{line:?}");
+        }
+        Ok(Command::Help(Some(c))) => check_word(c),
+        Ok(Command::Size(Some((c, r)))) => assert!(*c > 0 && *r > 0, "{line:?}"),
         Ok(_) => {}
         Err(e) => assert!(!e.message().is_empty()),
     }

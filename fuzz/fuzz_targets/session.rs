@@ -116,6 +116,18 @@ const DICT: &[&[u8]] = &[
     b":dm BOB",
     b":chat",
     b":q",
+    b":msg bob hi bob",
+    b":msg ann yo",
+    b":r thanks",
+    b":me waves",
+    b":bell off",
+    b":time on",
+    b":whois ann",
+    b":help join",
+    b"::help",
+    b":)",
+    b"hey ANN!",
+    b":size 30x8",
     b":quit",
     b"y",
     b"n",
@@ -491,7 +503,7 @@ fn strip_server_sequences(s: &str, layout: Layout) -> String {
     }
     for seq in [
         "\x1b[J", "\x1b[2J", "\x1b[H", "\x1b[41m", "\x1b[97m", "\x1b[0m", "\x1b[K", "\x1b[r",
-        "\x1b7", "\x1b8", "\r", "\n",
+        "\x1b7", "\x1b8", "\x1b[7m", "\x1b[27m", "\x07", "\r", "\n",
     ] {
         s = s.replace(seq, "");
     }

@@ -93,14 +93,44 @@ impl Chat {
         }
         let Some(c) = self.client(id) else { return };
         let Some(name) = c.name.clone() else { return };
-        let line = view::message_line(&name, self.cfg.username_limit, text);
+        let line = self.stamped(view::message_line(&name, self.cfg.username_limit, text));
+        self.say(id, &name, line, text);
+    }
+
+    /// `:me ACTION`: `* NAME ACTION` to the room or DM.
+    pub(super) fn me(&mut self, id: ClientId, action: &str) {
+        let Some(name) = self.client(id).and_then(|c| c.name.clone()) else {
+            return;
+        };
+        let text = format!("* {name} {action}");
+        let line = self.stamped(Rc::new(HistLine {
+            text: text.as_str().into(),
+            ..HistLine::default()
+        }));
+        self.say(id, &name, line, &text);
+    }
+
+    /// `line` (what `name` said, `text`) to the speaker's room or DM.
+    fn say(&mut self, id: ClientId, name: &Rc<str>, line: Rc<HistLine>, text: &str) {
+        let Some(c) = self.client(id) else { return };
         match c.place {
-            Place::Room(r) => self.room_broadcast(r, line),
+            Place::Room(r) => self.room_broadcast(r, line, Some((id, text))),
             Place::Dm(p) => {
-                self.view_push_one(id, line.clone());
-                self.deliver_dm(id, &name, p, line, text);
+                if self.state(id) == Some(State::ChatView) {
+                    self.view_push_one(id, line.clone());
+                } else {
+                    self.push_history(id, line.clone());
+                }
+                self.deliver_dm(id, name, p, line, text);
             }
             Place::None => {}
+        }
+    }
+
+    /// The bell, for a client that wants it.
+    fn ring(&mut self, id: ClientId) {
+        if self.client(id).is_some_and(|c| c.bell) {
+            self.write(id, "\x07");
         }
     }
 
@@ -120,6 +150,9 @@ impl Chat {
         };
         pc.last_dm_from = Some(name.clone());
         let (state, place) = (pc.state, pc.place);
+        if matches!(state, State::Palette | State::ChatView | State::ConfirmQuit) {
+            self.ring(to);
+        }
         let member = place == Place::Dm(from);
         match state {
             State::ChatView if member => self.view_push_one(to, line),
@@ -151,11 +184,37 @@ impl Chat {
 
     /// Adds `line` to the history of every member of room `r`; those
     /// viewing it get the update for their screen (rendered once per
-    /// distinct layout), the others count it as unread.
-    pub(super) fn room_broadcast(&mut self, r: usize, line: Rc<HistLine>) {
+    /// distinct layout), the others count it as unread. `said`: who said
+    /// what, for a message (not a notice): a member whose name it mentions
+    /// gets the bell and a copy with the name highlighted.
+    pub(super) fn room_broadcast(
+        &mut self,
+        r: usize,
+        line: Rc<HistLine>,
+        said: Option<(ClientId, &str)>,
+    ) {
         let mut cache: Vec<(Layout, Rc<[u8]>)> = Vec::new();
         let members = std::mem::take(&mut self.rooms[r].members);
         for &m in &members {
+            let mention = said.and_then(|(from, text)| {
+                let name = self.client(m)?.name.clone()?;
+                (from != m && view::mentions(text, &name)).then_some(name)
+            });
+            if let Some(name) = mention {
+                self.ring(m);
+                let mut own = (*line).clone();
+                own.highlight = Some(name);
+                let own = Rc::new(own);
+                if self.state(m) == Some(State::ChatView) {
+                    self.view_push_one(m, own);
+                } else {
+                    self.push_history(m, own);
+                    if let Some(c) = self.client_mut(m) {
+                        c.unread = c.unread.saturating_add(1);
+                    }
+                }
+                continue;
+            }
             self.push_history(m, line.clone());
             if self.state(m) != Some(State::ChatView) {
                 if let Some(c) = self.client_mut(m) {

@@ -63,7 +63,7 @@ impl Chat {
             return;
         };
         let other: Rc<str> = self.name(p).unwrap_or("").into();
-        let line = view::message_line(&name, self.cfg.username_limit, text);
+        let line = self.stamped(view::message_line(&name, self.cfg.username_limit, text));
         let own = self.client(id).map(|c| (c.state, c.place));
         self.deliver_dm(id, &name, p, line.clone(), text);
         match own {

@@ -63,6 +63,12 @@ struct Client {
     unread: u32,
     /// Who last sent this client a DM (for `:r`).
     last_dm_from: Option<Rc<str>>,
+    /// Ring the bell for DMs and mentions (`:bell`).
+    bell: bool,
+    /// `HH:MM ` before each history line (`:time`).
+    timestamps: bool,
+    /// When it connected (for `:whois`).
+    since: Duration,
     /// The client's terminal as the shell and `:size` report it.
     term: Term,
     /// Clients whose current place is a DM with this one.
@@ -144,6 +150,8 @@ pub struct Chat {
     shutting_down: bool,
     /// Time since the shell started, as last told by [`Chat::set_now`].
     now: Duration,
+    /// Unix time when that clock started ([`Chat::set_wall_clock`]).
+    wall_start: u64,
     /// Requests for the shell; drain after every call.
     pub out: Outbox,
 }
@@ -173,6 +181,7 @@ impl Chat {
             next_gen: 0,
             shutting_down: false,
             now: Duration::ZERO,
+            wall_start: 0,
             out: Outbox::default(),
         }
     }
@@ -181,6 +190,24 @@ impl Chat {
     /// for the rules that need it, such as the join/leave notice budget.
     pub fn set_now(&mut self, now: Duration) {
         self.now = self.now.max(now);
+    }
+
+    /// Tells the core the wall-clock time (seconds since the Unix epoch)
+    /// at which its `set_now` clock started, for `HH:MM` stamps (UTC).
+    pub fn set_wall_clock(&mut self, unix_secs_at_start: u64) {
+        self.wall_start = unix_secs_at_start;
+    }
+
+    /// Minutes since midnight UTC, now.
+    fn minute_of_day(&self) -> u16 {
+        ((self.wall_start.saturating_add(self.now.as_secs()) / 60) % 1440) as u16
+    }
+
+    /// A line said now: stamped with the minute for `:time on` viewers.
+    fn stamped(&self, mut line: Rc<HistLine>) -> Rc<HistLine> {
+        let minute = self.minute_of_day();
+        Rc::make_mut(&mut line).minute = Some(minute);
+        line
     }
 
     /// The configuration in force.
@@ -227,12 +254,14 @@ impl Chat {
     /// Where the chat view sits on this client's screen.
     fn layout(&self, id: ClientId) -> Layout {
         let t = self.client(id).map_or(Term::DEFAULT, |c| c.term);
-        Layout::new(
+        let mut layout = Layout::new(
             usize::from(t.cols),
             usize::from(t.rows),
             self.cfg.chatview_max,
             t.char_mode,
-        )
+        );
+        layout.time = self.client(id).is_some_and(|c| c.timestamps);
+        layout
     }
 
     /// What the core knows of a client's terminal.
@@ -349,6 +378,9 @@ impl Chat {
             history: VecDeque::new(),
             unread: 0,
             last_dm_from: None,
+            bell: true,
+            timestamps: false,
+            since: self.now,
             term: Term::DEFAULT,
             dm_watchers: Vec::new(),
             notice_tokens: NOTICE_BURST,

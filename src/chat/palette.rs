@@ -11,7 +11,20 @@ impl Chat {
         }
         match command::parse(line) {
             Err(e) => self.reply(id, &[e.message()]),
-            Ok(Command::Help) => {
+            Ok(Command::Help(Some(cmd))) => {
+                let usage = HELP
+                    .iter()
+                    .find(|(u, _)| u.split(' ').next() == Some(format!(":{cmd}").as_str()));
+                let detail = command::DETAILS.iter().find(|(c, _)| *c == cmd);
+                match (usage, detail) {
+                    (Some((u, d)), Some((_, more))) => {
+                        let (u, d, more) = (u.to_string(), d.to_string(), more.to_string());
+                        self.reply(id, &[&format!("{u}: {d}"), &format!("  {more}")]);
+                    }
+                    _ => self.reply(id, &["Unknown command. Maybe check ':help'?"]),
+                }
+            }
+            Ok(Command::Help(None)) => {
                 let mut lines = vec!["Available commands:".to_string()];
                 lines.extend(HELP.iter().map(|(u, d)| format!("  {u:<23}{d}")));
                 lines.push(
@@ -83,6 +96,46 @@ impl Chat {
                 self.write_prompt(id);
             }
             Ok(Command::Size(size)) => self.size_command(id, size),
+            Ok(Command::Me { text }) => {
+                if self.client(id).is_some_and(|c| c.place == Place::None) {
+                    self.reply(
+                        id,
+                        &[&format!("{NOT_CONNECTED} Please connect to one first.")],
+                    );
+                } else {
+                    self.me(id, &text);
+                    if self.state(id) != Some(State::ChatView) {
+                        self.reply(id, &[]);
+                    }
+                }
+            }
+            Ok(Command::Bell(on)) => {
+                if let Some(c) = self.client_mut(id) {
+                    c.bell = on;
+                }
+                let msg = if on {
+                    "The bell rings for DMs and mentions of your name."
+                } else {
+                    "The bell is off."
+                };
+                self.reply(id, &[msg]);
+            }
+            Ok(Command::Time(on)) => {
+                if let Some(c) = self.client_mut(id) {
+                    c.timestamps = on;
+                }
+                let msg = if on {
+                    "Chat lines show the time (HH:MM, UTC)."
+                } else {
+                    "Chat lines show no time."
+                };
+                if self.state(id) == Some(State::ChatView) {
+                    // Every line of the view is drawn again, with or without it.
+                    self.redraw_view(id);
+                }
+                self.reply(id, &[msg]);
+            }
+            Ok(Command::Whois { user }) => self.whois(id, &user),
             Ok(Command::Msg { user, text }) => self.msg(id, &user, &text),
             Ok(Command::Reply { text }) => {
                 let to = self.client(id).and_then(|c| c.last_dm_from.clone());
@@ -144,6 +197,29 @@ impl Chat {
                 format!("Your terminal is now {cols}x{rows}.")
             }
         };
+        self.reply(id, &[&msg]);
+    }
+
+    /// `:whois USER`: online since, room if public, guest, idle time.
+    fn whois(&mut self, id: ClientId, user: &str) {
+        let Some(&p) = self.names.get(&names::key(user)) else {
+            self.reply(id, &["That user is not online!"]);
+            return;
+        };
+        let Some(c) = self.client(p) else { return };
+        let name = c.name.as_deref().unwrap_or("");
+        let online = self.now.saturating_sub(c.since).as_secs() / 60;
+        let idle = self.now.saturating_sub(c.last_line).as_secs() / 60;
+        let start = self.wall_start.saturating_add(c.since.as_secs()) / 60 % 1440;
+        let place = match c.place {
+            Place::Room(r) if self.rooms[r].public => format!(", in room '{}'", self.rooms[r].name),
+            _ => String::new(),
+        };
+        let msg = format!(
+            "{name}: online since {:02}:{:02} UTC ({online} min){place}, guest, idle {idle} min.",
+            start / 60,
+            start % 60
+        );
         self.reply(id, &[&msg]);
     }
 }

@@ -114,7 +114,8 @@ impl Chat {
     /// A SERVER line for every member of room `r` who is viewing it.
     pub(super) fn room_notice(&mut self, r: usize, text: &str) {
         let line = view::server_line(self.cfg.username_limit, text);
-        self.room_broadcast(r, line);
+        let line = self.stamped(line);
+        self.room_broadcast(r, line, None);
     }
 }
 

@@ -149,6 +149,11 @@ pub fn run(
         shutdown: false,
         done: false,
     };
+    // The core's clock starts now; `HH:MM` stamps need the wall clock too.
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    server.chat.set_wall_clock(unix);
     let mut events = Events::with_capacity(1024);
     while !server.done {
         let timeout = if server.again.is_empty() {
