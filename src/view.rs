@@ -263,13 +263,13 @@ fn push_row(out: &mut Vec<u8>, row: &str, line: &HistLine) {
                 if start < at {
                     continue;
                 }
-                out.extend_from_slice(row[at..start].as_bytes());
+                out.extend_from_slice(&row.as_bytes()[at..start]);
                 out.extend_from_slice(MENTION_ON.as_bytes());
-                out.extend_from_slice(row[start..end].as_bytes());
+                out.extend_from_slice(&row.as_bytes()[start..end]);
                 out.extend_from_slice(MENTION_OFF.as_bytes());
                 at = end;
             }
-            out.extend_from_slice(row[at..].as_bytes());
+            out.extend_from_slice(&row.as_bytes()[at..]);
         }
         None => out.extend_from_slice(row.as_bytes()),
     }
