@@ -15,7 +15,11 @@ fn line(name: &str, text: &str) -> String {
 /// be all that arrived.
 fn next_update(c: &mut Client) -> String {
     let (before, update) = c.expect_update();
-    assert_eq!(before, "", "only the update arrived: {update:?}");
+    // A DM rings the bell first (SPEC §9); nothing else comes before.
+    assert!(
+        before.is_empty() || before == "\x07",
+        "only the update arrived: {before:?} {update:?}"
+    );
     // A line wider than the terminal arrives as several rows: join them.
     strip_ansi(&update).replace("\r\n", "")
 }
@@ -255,9 +259,10 @@ fn dm_arriving_at_the_palette_is_one_line_and_the_prompt_is_redrawn() {
         got.ends_with("[DM from alice]: are you there?\r\n[room/general]> "),
         "{got:?}"
     );
+    // The bell once, then the line above the prompt.
     assert_eq!(
-        strip_ansi(&got).trim_start_matches('\r'),
-        "[DM from alice]: are you there?\r\n[room/general]> "
+        strip_ansi(&got),
+        "\x07\r[DM from alice]: are you there?\r\n[room/general]> "
     );
 }
 
@@ -273,7 +278,7 @@ fn dm_arriving_in_another_chat_view_is_a_server_styled_line() {
     alice.send("over here");
     alice.expect_sent("[dm/bob]");
     let (before, update) = bob.expect_update();
-    assert_eq!(before, "");
+    assert_eq!(before, "\x07", "the bell, then the update");
     assert!(update.contains(RED_BG), "SERVER-styled: {update:?}");
     assert_eq!(
         strip_ansi(&update).trim_start_matches(['\r', '\n']),
@@ -413,10 +418,7 @@ fn the_limit_applies_to_a_dm_arriving_at_the_palette() {
     assert!(mine.contains(LIMIT_NOTICE), "{mine:?}");
     alice.send("short");
     let got = bob.expect("> ");
-    assert_eq!(
-        strip_ansi(&got).trim_start_matches('\r'),
-        "[DM from alice]: short\r\n> "
-    );
+    assert_eq!(strip_ansi(&got), "\x07\r[DM from alice]: short\r\n> ");
 }
 
 #[test]

@@ -318,13 +318,14 @@ fn dm_reaches_palette_and_other_views() {
     let o = t.say(0, ":chat");
     assert!(o.contains("[dm/b]"));
     t.say(0, "psst");
-    assert_eq!(t.out(1), "\r\x1b[K[DM from a]: psst\r\n> ");
+    // A DM rings the bell once (SPEC §9).
+    assert_eq!(t.out(1), "\x07\r\x1b[K[DM from a]: psst\r\n> ");
     t.say(1, ":join general");
     t.say(1, ":chat");
     t.say(0, "again");
     let b = t.out(1);
     assert!(
-        b.starts_with("\x1b7") && b.contains("[DM from a]: again"),
+        b.starts_with("\x07\x1b7") && b.contains("[DM from a]: again"),
         "{b:?}"
     );
 }

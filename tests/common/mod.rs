@@ -825,6 +825,7 @@ pub fn frame(max: usize, history: &[String], tag: &str) -> String {
             std::rc::Rc::new(chatsock::view::HistLine {
                 style: chatsock::view::Style::Plain,
                 text: l.as_str().into(),
+                ..Default::default()
             })
         })
         .collect();
@@ -927,6 +928,7 @@ pub fn view_update(max: usize, line: &str) -> String {
     let line = chatsock::view::HistLine {
         style: chatsock::view::Style::Plain,
         text: line.into(),
+        ..Default::default()
     };
     String::from_utf8(chatsock::view::view_update(&line, layout(max))).unwrap()
 }
