@@ -28,7 +28,7 @@ impl Chat {
                 let mut lines = vec!["Available commands:".to_string()];
                 lines.extend(HELP.iter().map(|(u, d)| format!("  {u:<23}{d}")));
                 lines.push(
-                    "In the chat view, every line you type is a message; :q leaves it.".into(),
+                    "In the chat view these work too; other lines are messages (\"::\" sends a leading \":\"); :q leaves it.".into(),
                 );
                 let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
                 self.reply(id, &refs);
