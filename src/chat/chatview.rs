@@ -84,10 +84,7 @@ impl Chat {
 
     /// A message from `id` to its room or DM.
     fn send_message(&mut self, id: ClientId, text: &str) {
-        let limit = self.cfg.message_limit;
-        if limit > 0 && char_len(text) > limit {
-            let msg =
-                format!("Your message was not sent: messages are limited to {limit} characters.");
+        if let Some(msg) = self.over_limit(text) {
             self.view_push_one(id, view::server_line(self.cfg.username_limit, &msg));
             return;
         }
@@ -125,6 +122,14 @@ impl Chat {
             }
             Place::None => {}
         }
+    }
+
+    /// What the sender is told when `text` is over `messageLimit`.
+    pub(super) fn over_limit(&self, text: &str) -> Option<String> {
+        let limit = self.cfg.message_limit;
+        (limit > 0 && char_len(text) > limit).then(|| {
+            format!("Your message was not sent: messages are limited to {limit} characters.")
+        })
     }
 
     /// The bell, for a client that wants it.

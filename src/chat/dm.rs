@@ -3,15 +3,23 @@
 use super::*;
 
 impl Chat {
-    pub(super) fn open_dm(&mut self, id: ClientId, user: &str) {
+    /// The client `user` names, for a DM from `id`; or the reply why not.
+    fn dm_partner(&mut self, id: ClientId, user: &str) -> Option<ClientId> {
         let Some(&p) = self.names.get(&names::key(user)) else {
             self.reply(id, &["That user is not online!"]);
-            return;
+            return None;
         };
         if p == id {
             self.reply(id, &["You can't DM yourself!"]);
-            return;
+            return None;
         }
+        Some(p)
+    }
+
+    pub(super) fn open_dm(&mut self, id: ClientId, user: &str) {
+        let Some(p) = self.dm_partner(id, user) else {
+            return;
+        };
         let other = self.name(p).unwrap_or("").to_string();
         if self.client(id).is_some_and(|c| c.place == Place::Dm(p)) {
             self.reply(
@@ -44,18 +52,10 @@ impl Chat {
     /// `:msg USER TEXT` (and `:r`): one DM line to USER from wherever the
     /// sender is; the sender sees it as `[DM to USER]: TEXT`.
     pub(super) fn msg(&mut self, id: ClientId, user: &str, text: &str) {
-        let Some(&p) = self.names.get(&names::key(user)) else {
-            self.reply(id, &["That user is not online!"]);
+        let Some(p) = self.dm_partner(id, user) else {
             return;
         };
-        if p == id {
-            self.reply(id, &["You can't DM yourself!"]);
-            return;
-        }
-        let limit = self.cfg.message_limit;
-        if limit > 0 && crate::text::char_len(text) > limit {
-            let msg =
-                format!("Your message was not sent: messages are limited to {limit} characters.");
+        if let Some(msg) = self.over_limit(text) {
             self.reply(id, &[&msg]);
             return;
         }
