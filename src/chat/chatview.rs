@@ -132,6 +132,16 @@ impl Chat {
         })
     }
 
+    /// Clients named by a word of `text` (its words with the punctuation
+    /// around them trimmed, compared by name key).
+    fn mentioned_in<'a>(&'a self, text: &'a str) -> impl Iterator<Item = ClientId> + 'a {
+        let limit = self.cfg.username_limit;
+        text.split_whitespace()
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+            .filter(move |w| !w.is_empty() && w.chars().count() <= limit)
+            .filter_map(|w| self.names.get(&names::key(w)).copied())
+    }
+
     /// The bell, for a client that wants it.
     fn ring(&mut self, id: ClientId) {
         if self.client(id).is_some_and(|c| c.bell) {
@@ -199,12 +209,20 @@ impl Chat {
         said: Option<(ClientId, &str)>,
     ) {
         let mut cache: Vec<(Layout, Rc<[u8]>)> = Vec::new();
+        // Who is mentioned: looked up once per word of the message, not
+        // once per member, so a big room costs no more per delivery.
+        let mentioned: Vec<ClientId> = said.map_or_else(Vec::new, |(from, text)| {
+            self.mentioned_in(text)
+                .filter(|&m| m != from)
+                .collect()
+        });
         let members = std::mem::take(&mut self.rooms[r].members);
         for &m in &members {
-            let mention = said.and_then(|(from, text)| {
-                let name = self.client(m)?.name.clone()?;
-                (from != m && view::mentions(text, &name)).then_some(name)
-            });
+            let mention = mentioned
+                .contains(&m)
+                .then(|| self.client(m).and_then(|c| c.name.clone()))
+                .flatten()
+                .filter(|name| said.is_some_and(|(_, text)| view::mentions(text, name)));
             if let Some(name) = mention {
                 self.ring(m);
                 let mut own = (*line).clone();
@@ -250,6 +268,10 @@ impl Chat {
         if let Some(c) = self.client_mut(id) {
             if c.history.len() >= max {
                 c.history.pop_front();
+            } else if c.history.capacity() == 0 {
+                // Exactly the bound: the deque never grows past it, so a
+                // member's history costs chatviewMax pointers at most.
+                c.history.reserve_exact(max);
             }
             c.history.push_back(line);
         }

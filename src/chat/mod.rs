@@ -68,7 +68,7 @@ struct Client {
     /// `HH:MM ` before each history line (`:time`).
     timestamps: bool,
     /// When it connected (for `:whois`).
-    since: Duration,
+    since: Secs,
     /// The client's terminal as the shell and `:size` report it.
     term: Term,
     /// Clients whose current place is a DM with this one.
@@ -79,7 +79,24 @@ struct Client {
     /// When `notice_tokens` was last brought up to date.
     notice_at: Duration,
     /// When the client last sent a line (for `idleTimeout`).
-    last_line: Duration,
+    last_line: Secs,
+}
+
+/// A time on the core's clock to the second: 4 bytes where a `Duration`
+/// takes 16, since every client keeps a few of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Secs(u32);
+
+impl From<Duration> for Secs {
+    fn from(d: Duration) -> Secs {
+        Secs(u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
+    }
+}
+
+impl From<Secs> for Duration {
+    fn from(s: Secs) -> Duration {
+        Duration::from_secs(u64::from(s.0))
+    }
 }
 
 /// What the core knows of a client's terminal.
@@ -380,12 +397,12 @@ impl Chat {
             last_dm_from: None,
             bell: true,
             timestamps: false,
-            since: self.now,
+            since: self.now.into(),
             term: Term::DEFAULT,
             dm_watchers: Vec::new(),
             notice_tokens: NOTICE_BURST,
             notice_at: self.now,
-            last_line: self.now,
+            last_line: self.now.into(),
         });
         if self.cfg.name_timeout > 0 {
             self.out.timers.push(Timer {
@@ -444,7 +461,7 @@ impl Chat {
                 }
             }
             (TimerKind::Idle, State::Palette | State::ChatView | State::ConfirmQuit) => {
-                let quiet = now.saturating_sub(c.last_line);
+                let quiet = now.saturating_sub(c.last_line.into());
                 let idle = self.idle_timeout();
                 if quiet < idle {
                     // A line came since the timer was set: wait for the rest.
@@ -540,7 +557,7 @@ impl Chat {
         // It was input all the same: the client is not idle.
         let now = self.now;
         if let Some(c) = self.client_mut(id) {
-            c.last_line = now;
+            c.last_line = now.into();
         }
         match self.state(id) {
             Some(State::ChatView) => self.view_notice_to_self(id, "Line too long."),
@@ -553,7 +570,7 @@ impl Chat {
     pub fn line(&mut self, id: ClientId, raw: &[u8]) {
         let now = self.now;
         if let Some(c) = self.client_mut(id) {
-            c.last_line = now;
+            c.last_line = now.into();
         }
         let text = sanitize(raw);
         match self.state(id) {

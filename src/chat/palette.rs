@@ -208,9 +208,10 @@ impl Chat {
         };
         let Some(c) = self.client(p) else { return };
         let name = c.name.as_deref().unwrap_or("");
-        let online = self.now.saturating_sub(c.since).as_secs() / 60;
-        let idle = self.now.saturating_sub(c.last_line).as_secs() / 60;
-        let start = self.wall_start.saturating_add(c.since.as_secs()) / 60 % 1440;
+        let since = Duration::from(c.since);
+        let online = self.now.saturating_sub(since).as_secs() / 60;
+        let idle = self.now.saturating_sub(c.last_line.into()).as_secs() / 60;
+        let start = self.wall_start.saturating_add(since.as_secs()) / 60 % 1440;
         let place = match c.place {
             Place::Room(r) if self.rooms[r].public => format!(", in room '{}'", self.rooms[r].name),
             _ => String::new(),
