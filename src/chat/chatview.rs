@@ -36,7 +36,7 @@ impl Chat {
     fn view_line(&mut self, id: ClientId, text: &str) {
         let trimmed = text.trim();
         if trimmed == ":q" {
-            self.set_state(id, State::Palette);
+            self.leave_view(id, State::Palette);
             self.write(id, view::left_view());
             self.write_prompt(id);
             return;
@@ -66,7 +66,7 @@ impl Chat {
             }
             // These leave the view for the palette first.
             Ok(Command::Close | Command::Quit) => {
-                self.set_state(id, State::Palette);
+                self.leave_view(id, State::Palette);
                 self.write(id, view::CLEAR);
                 self.palette(id, line);
             }
@@ -212,11 +212,21 @@ impl Chat {
         // Who is mentioned: looked up once per word of the message, not
         // once per member, so a big room costs no more per delivery.
         let mentioned: Vec<ClientId> = said.map_or_else(Vec::new, |(from, text)| {
-            self.mentioned_in(text)
-                .filter(|&m| m != from)
-                .collect()
+            self.mentioned_in(text).filter(|&m| m != from).collect()
         });
-        let members = std::mem::take(&mut self.rooms[r].members);
+        let max = self.cfg.chatview_max;
+        let room = &mut self.rooms[r];
+        if room.members.is_empty() {
+            return; // nobody to tell, nothing to keep
+        }
+        room.seq += 1;
+        if room.recent.len() >= max {
+            room.recent.pop_front();
+        } else if room.recent.capacity() == 0 {
+            room.recent.reserve_exact(max);
+        }
+        room.recent.push_back((room.seq, line.clone()));
+        let members = std::mem::take(&mut room.members);
         for &m in &members {
             let mention = mentioned
                 .contains(&m)
@@ -230,21 +240,18 @@ impl Chat {
                 let own = Rc::new(own);
                 if self.state(m) == Some(State::ChatView) {
                     self.view_push_one(m, own);
-                } else {
-                    self.push_history(m, own);
-                    if let Some(c) = self.client_mut(m) {
-                        c.unread = c.unread.saturating_add(1);
-                    }
+                } else if let Some(c) = self.client_mut(m) {
+                    c.unread = c.unread.saturating_add(1);
                 }
                 continue;
             }
-            self.push_history(m, line.clone());
             if self.state(m) != Some(State::ChatView) {
                 if let Some(c) = self.client_mut(m) {
                     c.unread = c.unread.saturating_add(1);
                 }
                 continue;
             }
+            self.push_history(m, line.clone());
             let layout = self.layout(m);
             let update = match cache.iter().find(|(l, _)| *l == layout) {
                 Some((_, u)) => u.clone(),

@@ -7,6 +7,15 @@ impl Chat {
     /// one broken. Used by tests and the session fuzzer.
     pub fn check_invariants(&self) -> Result<(), String> {
         for (r, room) in self.rooms.iter().enumerate() {
+            if room.members.is_empty() && !room.recent.is_empty() {
+                return Err(format!("room {} keeps lines with nobody in it", room.name));
+            }
+            if room.recent.len() > self.cfg.chatview_max {
+                return Err(format!(
+                    "room {} keeps more than chatviewMax lines",
+                    room.name
+                ));
+            }
             if room.limit > 0 && room.members.len() > room.limit {
                 return Err(format!("room {} over its limit", room.name));
             }

@@ -56,9 +56,13 @@ struct Client {
     state: State,
     name: Option<Rc<str>>,
     place: Place,
-    /// Last `chatviewMax` lines of the room or DM this client is a member
-    /// of, viewing or not; empty when it is in none.
+    /// Last `chatviewMax` lines of the chat view: while viewing, and for a
+    /// DM also while not (a room's lines wait in the room's `recent`);
+    /// empty when in no room or DM.
     history: VecDeque<Rc<HistLine>>,
+    /// The room line number this client joined after (its room history
+    /// starts there).
+    joined_seq: u64,
     /// History lines that arrived while the client was not viewing.
     unread: u32,
     /// Who last sent this client a DM (for `:r`).
@@ -142,6 +146,12 @@ struct RoomState {
     description: String,
     limit: usize,
     members: Vec<ClientId>,
+    /// The room's last `chatviewMax` lines, numbered: a member's history
+    /// while it is not viewing is the part of this since it joined, so an
+    /// idle member holds no copy of it.
+    recent: VecDeque<(u64, Rc<HistLine>)>,
+    /// The number of the room's latest line.
+    seq: u64,
 }
 
 const USERNAME_PROMPT: &str = "Enter a username: ";
@@ -187,6 +197,8 @@ impl Chat {
                 description: r.description.clone(),
                 limit: r.limit,
                 members: Vec::new(),
+                recent: VecDeque::new(),
+                seq: 0,
             })
             .collect();
         Chat {
@@ -308,6 +320,42 @@ impl Chat {
         }
     }
 
+    /// From the chat view to `state`: a room's lines are kept by the room,
+    /// so the viewer's copy goes (`:chat` builds it again).
+    fn leave_view(&mut self, id: ClientId, state: State) {
+        if let Some(c) = self.client_mut(id) {
+            c.state = state;
+            if matches!(c.place, Place::Room(_)) {
+                c.history = VecDeque::new();
+            }
+        }
+    }
+
+    /// Into the chat view: a room member's history is the room's lines
+    /// since it joined (the last `chatviewMax`).
+    fn enter_view(&mut self, id: ClientId) {
+        let Some(c) = self.client(id) else { return };
+        let (place, joined) = (c.place, c.joined_seq);
+        let history: Option<VecDeque<Rc<HistLine>>> = match place {
+            Place::Room(r) => Some(
+                self.rooms[r]
+                    .recent
+                    .iter()
+                    .filter(|(seq, _)| *seq > joined)
+                    .map(|(_, l)| l.clone())
+                    .collect(),
+            ),
+            _ => None,
+        };
+        if let Some(c) = self.client_mut(id) {
+            c.state = State::ChatView;
+            c.unread = 0;
+            if let Some(h) = history {
+                c.history = h;
+            }
+        }
+    }
+
     /// Draws a viewer's whole chat view again (after a size change).
     fn redraw_view(&mut self, id: ClientId) {
         if let Some(frame) = self.full_view(id) {
@@ -393,6 +441,7 @@ impl Chat {
             name: None,
             place: Place::None,
             history: VecDeque::new(),
+            joined_seq: 0,
             unread: 0,
             last_dm_from: None,
             bell: true,
@@ -505,7 +554,7 @@ impl Chat {
                 self.write_prompt(id);
             }
             Some(State::ChatView) => {
-                self.set_state(id, State::ConfirmQuit);
+                self.leave_view(id, State::ConfirmQuit);
                 self.write(id, view::CLEAR);
                 self.write_prompt(id);
             }

@@ -74,10 +74,7 @@ impl Chat {
                     );
                     return;
                 }
-                if let Some(c) = self.client_mut(id) {
-                    c.state = State::ChatView;
-                    c.unread = 0;
-                }
+                self.enter_view(id);
                 self.redraw_view(id);
             }
             Ok(Command::Close) => {

@@ -37,7 +37,12 @@ impl Chat {
         match place {
             Place::None => {}
             Place::Room(r) => {
-                self.rooms[r].members.retain(|&m| m != id);
+                let room = &mut self.rooms[r];
+                room.members.retain(|&m| m != id);
+                if room.members.is_empty() {
+                    // Nobody is left to read them: nothing outlives them.
+                    room.recent = VecDeque::new();
+                }
                 if let Some(name) = name.filter(|_| self.notice_allowed(id)) {
                     self.room_notice(r, &format!("{name} left the room."));
                 }
@@ -87,8 +92,10 @@ impl Chat {
             self.room_notice(r, &format!("{user} joined the room."));
         }
         self.rooms[r].members.push(id);
+        let seq = self.rooms[r].seq;
         if let Some(c) = self.client_mut(id) {
             c.place = Place::Room(r);
+            c.joined_seq = seq;
         }
         let msg = format!("You joined the room '{name}'!");
         self.reply(id, &[&msg, "Execute :chat to enter the chat view"]);
