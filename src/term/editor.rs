@@ -4,7 +4,7 @@
 //! stays visible.
 
 use super::width::char_width;
-use std::collections::VecDeque;
+
 use std::fmt::Write as _;
 
 /// Submitted lines kept for ↑/↓.
@@ -59,6 +59,52 @@ impl Screen<'_> {
     }
 }
 
+/// The last lines typed, oldest first, in one string, each ended by `\n`
+/// (typed lines never hold one): a single allocation, shrunk to fit, where
+/// a deque of boxed lines would cost one each plus the deque's slack.
+#[derive(Debug, Default, Clone)]
+struct History {
+    text: String,
+    len: usize,
+}
+
+impl History {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn iter(&self) -> std::str::SplitTerminator<'_, char> {
+        self.text.split_terminator('\n')
+    }
+
+    fn get(&self, i: usize) -> Option<&str> {
+        self.iter().nth(i)
+    }
+
+    fn back(&self) -> Option<&str> {
+        self.iter().next_back()
+    }
+
+    /// Drops the oldest line; returns its length.
+    fn pop_front(&mut self) -> Option<usize> {
+        let end = self.text.find('\n')?;
+        self.text.drain(..=end);
+        self.len -= 1;
+        Some(end)
+    }
+
+    fn push_back(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.text.push('\n');
+        self.text.shrink_to_fit();
+        self.len += 1;
+    }
+}
+
 /// The line being edited, its cursor and history.
 #[derive(Debug, Clone)]
 pub struct Editor {
@@ -68,7 +114,7 @@ pub struct Editor {
     cursor: usize,
     /// Byte offset of the first character shown (horizontal scrolling).
     scroll: usize,
-    history: VecDeque<Box<str>>,
+    history: History,
     history_bytes: usize,
     /// Which history line ↑/↓ is showing; `None`: the line being typed.
     browsing: Option<usize>,
@@ -89,7 +135,7 @@ impl Editor {
             line: String::new(),
             cursor: 0,
             scroll: 0,
-            history: VecDeque::new(),
+            history: History::default(),
             history_bytes: 0,
             browsing: None,
             saved: String::new(),
@@ -121,7 +167,7 @@ impl Editor {
 
     /// The history, oldest first.
     pub fn history(&self) -> impl Iterator<Item = &str> {
-        self.history.iter().map(|l| &**l)
+        self.history.iter()
     }
 
     /// Bytes held: the line, the line saved while browsing, the history.
@@ -181,21 +227,18 @@ impl Editor {
     }
 
     fn remember(&mut self, line: &str) {
-        if line.is_empty()
-            || line.len() > HISTORY_BYTES
-            || self.history.back().is_some_and(|last| &**last == line)
-        {
+        if line.is_empty() || line.len() > HISTORY_BYTES || self.history.back() == Some(line) {
             return;
         }
         while self.history.len() >= HISTORY_LINES || self.history_bytes + line.len() > HISTORY_BYTES
         {
             match self.history.pop_front() {
-                Some(old) => self.history_bytes -= old.len(),
+                Some(old) => self.history_bytes -= old,
                 None => break,
             }
         }
         self.history_bytes += line.len();
-        self.history.push_back(line.into());
+        self.history.push_back(line);
     }
 
     /// Backspace: deletes the character (with its combining marks) before
