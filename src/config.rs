@@ -38,6 +38,29 @@ impl Default for Room {
     }
 }
 
+/// The TLS listener (SPEC §10).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// TCP port for TLS clients (0 = any free port).
+    pub port: u16,
+    /// PEM certificate chain; made self-signed with `key` when neither
+    /// file exists. Relative paths are from the working directory.
+    pub cert: String,
+    /// PEM private key (mode 0600 when made).
+    pub key: String,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            port: 22223,
+            cert: "chatsock-cert.pem".into(),
+            key: "chatsock-key.pem".into(),
+        }
+    }
+}
+
 /// Rooms in file order (a RON map read without losing its order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rooms(pub Vec<(String, Room)>);
@@ -109,6 +132,10 @@ pub struct Config {
     /// Minutes a named client may send nothing before it is disconnected;
     /// 0 = never.
     pub idle_timeout: u64,
+    /// The TLS listener; `None` = no TLS.
+    pub tls: Option<Tls>,
+    /// Listen for plaintext clients on `port` (false needs `tls`).
+    pub plaintext: bool,
 }
 
 impl Default for Config {
@@ -139,6 +166,8 @@ impl Default for Config {
             name_timeout: 60,
             telnet: true,
             idle_timeout: 0,
+            tls: None,
+            plaintext: true,
         }
     }
 }
@@ -238,6 +267,28 @@ impl Config {
                 ));
             }
         }
+        if !self.plaintext && self.tls.is_none() {
+            return Err(field(
+                "plaintext",
+                "is false but there is no `tls`: clients could not connect at all".into(),
+            ));
+        }
+        if let Some(tls) = &self.tls {
+            for (name, path) in [("cert", &tls.cert), ("key", &tls.key)] {
+                if path.is_empty() {
+                    return Err((
+                        vec!["tls".into(), name.into()],
+                        format!("`tls.{name}` must name a file"),
+                    ));
+                }
+            }
+            if tls.cert == tls.key {
+                return Err((
+                    vec!["tls".into(), "key".into()],
+                    "`tls.key` must be another file than `tls.cert`".into(),
+                ));
+            }
+        }
         if self.rooms.0.is_empty() {
             return Err(field("rooms", "must name at least one room".into()));
         }
@@ -327,8 +378,8 @@ fn locate(source: &str, path: &[String]) -> Option<(usize, usize)> {
     let mut from = 0;
     let mut found = None;
     for (depth, want) in path.iter().enumerate() {
-        // The first path element is a field name; a room name is a string.
-        let is_room_name = depth == 1;
+        // Field names are identifiers; a room name is a string.
+        let is_room_name = depth == 1 && path[0] == "rooms";
         let i = tokens[from..]
             .iter()
             .position(|t| t.text == *want && t.quoted == is_room_name)?
