@@ -197,7 +197,10 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Parses and validates RON `source`; `file` names it in errors.
     pub fn from_ron(source: &str, file: &str) -> Result<Config, ConfigError> {
-        let config: Config = ron::from_str(source).map_err(|e| {
+        // `tls: (port: …)` without `Some(…)`, as SPEC §10 writes it.
+        let options = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let config: Config = options.from_str(source).map_err(|e| {
             let at = (e.span.start.line, e.span.start.col);
             // serde's type errors do not say which field; the source does.
             let message = match field_at(source, at) {

@@ -2,9 +2,9 @@
 
 use chatsock::config::{Config, ConfigError, DEFAULT_RON};
 use chatsock::transport::tls;
-use std::path::Path;
 use chatsock::{log, log_err, log_out, server, VERSION};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 

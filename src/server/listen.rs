@@ -263,10 +263,7 @@ impl Server {
             self.conns.len()
         );
         if conn.life == Life::Handshaking {
-            let alarm = Alarm::Handshake {
-                key,
-                gen: conn.gen,
-            };
+            let alarm = Alarm::Handshake { key, gen: conn.gen };
             let at = later(Instant::now(), crate::transport::tls::HANDSHAKE_TIMEOUT);
             self.timers.push(Reverse((at, alarm)));
             return;

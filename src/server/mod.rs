@@ -9,10 +9,10 @@ mod listen;
 
 use crate::shutdown::Shutdown;
 use crate::term::{Event, Mode, Size};
+pub use crate::transport::{Transport, TransportKind};
 use conn::{Bucket, BufPool, Conn, Io, Life, EXCESS_FLOOD_BYTES};
 pub use conn::{EXCESS_FLOOD_LINES, PAUSE_LINES, READ_CHUNK};
 use listen::Accepting;
-pub use crate::transport::{Transport, TransportKind};
 pub use listen::{Listener, KERNEL_SEND_BUFFER};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -271,7 +271,10 @@ impl Server {
                 self.mark_dirty(key);
             }
             if self.conns.get(key).map(|c| &c.life) == Some(&Life::Handshaking)
-                && self.conns.get(key).is_some_and(|c| !c.transport.handshaking())
+                && self
+                    .conns
+                    .get(key)
+                    .is_some_and(|c| !c.transport.handshaking())
             {
                 if let Some(conn) = self.conns.get_mut(key) {
                     conn.life = Life::Open;

@@ -204,8 +204,12 @@ fn load(cert: &Path, key: &Path) -> Result<(Arc<ServerConfig>, String), String> 
     };
     let fingerprint = fingerprint(first);
     let pem = read(key, "key")?;
-    let private = PrivateKeyDer::from_pem_slice(&pem)
-        .map_err(|e| format!("TLS key file {} holds no usable private key: {e}", key.display()))?;
+    let private = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| {
+        format!(
+            "TLS key file {} holds no usable private key: {e}",
+            key.display()
+        )
+    })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -336,14 +340,20 @@ mod tests {
         assert!(e.contains("does not match") && e.contains("k2.pem"), "{e}");
         // One file without the other.
         let e = setup(&cert, &dir.join("none.pem"), &names).unwrap_err();
-        assert!(e.contains("none.pem") && e.contains("does not exist"), "{e}");
+        assert!(
+            e.contains("none.pem") && e.contains("does not exist"),
+            "{e}"
+        );
         let e = setup(&dir.join("none.pem"), &key, &names).unwrap_err();
         assert!(e.contains("none.pem"), "{e}");
         // Garbage in either file.
         let junk = dir.join("junk.pem");
         fs::write(&junk, "hello").unwrap();
         let e = setup(&junk, &key, &names).unwrap_err();
-        assert!(e.contains("junk.pem") && e.contains("no certificate"), "{e}");
+        assert!(
+            e.contains("junk.pem") && e.contains("no certificate"),
+            "{e}"
+        );
         let e = setup(&cert, &junk, &names).unwrap_err();
         assert!(e.contains("junk.pem") && e.contains("private key"), "{e}");
         // A directory where the certificate should be: unreadable.
