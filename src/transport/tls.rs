@@ -210,28 +210,37 @@ fn load(cert: &Path, key: &Path) -> Result<(Arc<ServerConfig>, String), String> 
             key.display()
         )
     })?;
+    let config = server_config(chain, private).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => format!(
+            "TLS key file {} does not match the certificate in {}",
+            key.display(),
+            cert.display()
+        ),
+        e => format!(
+            "TLS key file {} or certificate file {} cannot be used: {e}",
+            key.display(),
+            cert.display()
+        ),
+    })?;
+    Ok((config, fingerprint))
+}
+
+/// The server configuration for a certificate chain and its key: the ring
+/// provider, rustls's safe defaults (TLS 1.3 and 1.2), no client
+/// certificates, no session tickets.
+pub fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
+        .with_safe_default_protocol_versions()?
         .with_no_client_auth()
-        .with_single_cert(chain, private)
-        .map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => format!(
-                "TLS key file {} does not match the certificate in {}",
-                key.display(),
-                cert.display()
-            ),
-            e => format!(
-                "TLS key file {} or certificate file {} cannot be used: {e}",
-                key.display(),
-                cert.display()
-            ),
-        })?;
+        .with_single_cert(chain, key)?;
     // No session tickets: a chat session is long and one, and tickets cost
     // every handshake work and the server memory.
     config.send_tls13_tickets = 0;
-    Ok((Arc::new(config), fingerprint))
+    Ok(Arc::new(config))
 }
 
 /// `AB:CD:…`: SHA-256 of `cert`'s DER in upper-case hex pairs.
