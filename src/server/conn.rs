@@ -295,11 +295,16 @@ impl Conn {
                         return Io::Error("excess flood".into());
                     }
                 }
-                Err(e) => {
-                    if let Some(io) = classify(&e) {
-                        return io;
+                Err(e) => match classify(&e) {
+                    // The transport's own errors already say "TLS".
+                    Some(Io::Error(reason))
+                        if self.life == Life::Handshaking && !reason.starts_with("TLS") =>
+                    {
+                        return Io::Error(format!("during the TLS handshake: {reason}"));
                     }
-                }
+                    Some(io) => return io,
+                    None => {}
+                },
             }
         }
     }
