@@ -150,120 +150,20 @@ fn telnet_negotiation_is_consumed_not_shown() {
 #[test]
 fn stalled_reader_is_disconnected_at_send_queue_limit_others_unaffected() {
     let mut server = Server::with(&Cfg::base().set("sendQueueLimit", "16384"));
-    let mut talker = server.login("talker");
-    let mut watcher = server.login("watcher");
-    watcher.enter_room("general");
-    talker.enter_room("general");
-    watcher.expect("talker joined the room.");
-    let (_, base_peak) = rss_kib(server.pid());
-
+    let talker = server.login("talker");
+    let watcher = server.login("watcher");
+    let staller = server.login("staller");
     // The staller asks for :help over and over and never reads a byte.
-    let mut staller = server.login("staller");
-    let mut stall_stream = staller.stream.try_clone().unwrap();
-    let spam = ":help\r\n".repeat(60_000);
-    let writer = std::thread::spawn(move || {
-        // Fails with a reset once the server drops it; that is expected.
-        let _ = stall_stream.write_all(spam.as_bytes());
-    });
-
-    // Meanwhile, chat goes on with low latency.
-    let mut worst = Duration::ZERO;
-    for i in 0..50 {
-        let t = Instant::now();
-        talker.send(&format!("ping {i} end"));
-        watcher.expect(&format!("ping {i} end"));
-        worst = worst.max(t.elapsed());
-    }
-    assert!(worst < Duration::from_millis(500), "latency {worst:?}");
-
-    let log = server.expect_log("send queue full");
-    assert!(log.contains("staller"), "{log}");
-    let _ = writer.join();
-    // The staller's connection is gone.
-    staller.stream.set_nonblocking(false).unwrap();
-    staller.take_pending(Duration::from_millis(1));
-    let rest = staller.expect_closed();
-    assert!(rest.len() < 64 << 20);
-    // 60,000 :help replies are ~60 MB of output; the server never held it.
-    let (_, peak) = rss_kib(server.pid());
-    assert!(
-        peak < base_peak + 16 * 1024,
-        "peak RSS grew from {base_peak} KiB to {peak} KiB"
-    );
-    // Everyone else still works.
-    talker.send("still here");
-    watcher.expect("still here");
+    let spam = ":help\r\n".repeat(60_000).into_bytes();
+    stalled_reader_is_dropped(&mut server, talker, watcher, staller, spam);
 }
 
 #[test]
 fn stalled_chat_viewer_gets_one_redraw_instead_of_a_growing_queue() {
-    let mut server = Server::with(
-        &Cfg::base()
-            .set("sendQueueLimit", "16384")
-            .set("chatviewMax", "5")
-            .set("messageLimit", "0"),
-    );
+    let mut server = Server::with(&stalled_viewer_cfg(Cfg::base()));
     // A small receive buffer keeps the kernel from absorbing the backlog.
-    let mut slow = Client::connect_small_rcvbuf(server.addr);
-    slow.login("slow");
-    slow.enter_room("general");
-    let mut talker = server.login("talker");
-    talker.enter_room("general");
-    slow.expect("talker joined the room.");
-
-    // ~40,000 updates of ~60 bytes: far more than the kernel buffers and
-    // the 16 KiB queue limit, all for a viewer that is not reading.
-    // 8,000 updates of ~1 KB for a viewer that is not reading: far more
-    // than its socket buffers and the 16 KiB queue limit.
-    let count = 8_000;
-    let pad = "p".repeat(900);
-    let mut tx = talker.stream.try_clone().unwrap();
-    let writer = std::thread::spawn(move || {
-        for i in 0..count {
-            tx.write_all(format!("m{i} {pad} end{i}\r\n").as_bytes())
-                .unwrap();
-        }
-    });
-    // The talker reads its own redraws until its last message shows.
-    let last = format!("end{}", count - 1);
-    talker.expect_within(&last, Duration::from_secs(30));
-    writer.join().unwrap();
-
-    // The slow viewer was not disconnected: when it reads at last, the
-    // final screen holds the last message.
-    let mut got = slow.expect_within(&last, Duration::from_secs(30));
-    // The rest of that write (the frame's separator, if the last line came
-    // in a frame) is already on its way.
-    got.push_str(&slow.take_pending(Duration::from_millis(300)));
-    assert!(!slow.closed);
-    // The redraw that replaced the backlog fills the chatviewMax history
-    // rows (each ~900-character message wraps to several 80-column rows).
-    let at = got.rfind("\x1b[2J").expect("a full redraw");
-    let frame = &got[at..at + got[at..].find("[room/general]").expect("separator")];
-    let rows: Vec<&str> = frame.split("\r\n").collect();
-    assert_eq!(rows.len(), 5 + 1, "{frame:?}");
-    assert!(
-        rows[..5]
-            .iter()
-            .all(|r| r.ends_with('p') || r.contains(" end")),
-        "{frame:?}"
-    );
-    assert!(
-        got.len() < 4 << 20,
-        "the stale updates were replaced, yet {} bytes arrived",
-        got.len()
-    );
-    server.drain_output();
-    assert!(
-        !server
-            .stderr_seen
-            .iter()
-            .any(|l| l.contains("send queue full")),
-        "{:?}",
-        server.stderr_seen
-    );
-    slow.send("alive");
-    talker.expect("alive");
+    let slow = Client::connect_small_rcvbuf(server.addr);
+    stalled_viewer_gets_one_redraw(&mut server, slow);
 }
 
 #[test]

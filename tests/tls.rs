@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -328,92 +328,20 @@ fn a_client_that_stalls_mid_handshake_is_closed_after_10_seconds() {
 #[test]
 fn a_tls_client_that_stops_reading_is_dropped_at_the_plaintext_send_queue_limit() {
     let mut server = Server::with(&Cfg::base().tls().set("sendQueueLimit", "16384"));
-    let mut talker = server.login("talker");
-    let mut watcher = server.tls_login("watcher");
-    watcher.enter_room("general");
-    talker.enter_room("general");
-    watcher.expect("talker joined the room.");
-    let (_, base_peak) = rss_kib(server.pid());
-
-    // The staller asks for :help over and over (through TLS) and never
-    // reads a byte.
+    let talker = server.login("talker");
+    let watcher = server.tls_login("watcher");
     let mut staller = server.tls_login("staller");
+    // The :help requests, encrypted as the staller's session would send them.
     let spam = staller.encrypt(":help\r\n".repeat(60_000).as_bytes());
-    let mut raw = staller.stream.try_clone().unwrap();
-    let writer = std::thread::spawn(move || {
-        // Fails with a reset once the server drops it; that is expected.
-        let _ = raw.write_all(&spam);
-    });
-    let mut worst = Duration::ZERO;
-    for i in 0..50 {
-        let t = Instant::now();
-        talker.send(&format!("ping {i} end"));
-        watcher.expect(&format!("ping {i} end"));
-        worst = worst.max(t.elapsed());
-    }
-    assert!(worst < Duration::from_millis(500), "latency {worst:?}");
-    let log = server.expect_log("send queue full");
-    assert!(log.contains("staller"), "{log}");
-    let _ = writer.join();
-    let (_, peak) = rss_kib(server.pid());
-    assert!(
-        peak < base_peak + 16 * 1024,
-        "peak RSS grew from {base_peak} KiB to {peak} KiB"
-    );
-    talker.send("still here");
-    watcher.expect("still here");
+    stalled_reader_is_dropped(&mut server, talker, watcher, staller, spam);
 }
 
 #[test]
 fn a_stalled_tls_chat_viewer_gets_one_redraw_instead_of_a_growing_queue() {
-    let mut server = Server::with(
-        &Cfg::base()
-            .tls()
-            .set("sendQueueLimit", "16384")
-            .set("chatviewMax", "5")
-            .set("messageLimit", "0"),
-    );
+    let mut server = Server::with(&stalled_viewer_cfg(Cfg::base().tls()));
     let mut slow = Client::connect_small_rcvbuf(server.tls_addr.unwrap());
     slow.start_tls(&server.cert_path(), "localhost");
-    slow.login("slow");
-    slow.enter_room("general");
-    let mut talker = server.login("talker");
-    talker.enter_room("general");
-    slow.expect("talker joined the room.");
-
-    let count = 8_000;
-    let pad = "p".repeat(900);
-    let mut tx = talker.stream.try_clone().unwrap();
-    let writer = std::thread::spawn(move || {
-        for i in 0..count {
-            tx.write_all(format!("m{i} {pad} end{i}\r\n").as_bytes())
-                .unwrap();
-        }
-    });
-    let last = format!("end{}", count - 1);
-    talker.expect_within(&last, Duration::from_secs(30));
-    writer.join().unwrap();
-
-    let mut got = slow.expect_within(&last, Duration::from_secs(30));
-    got.push_str(&slow.take_pending(Duration::from_millis(300)));
-    assert!(!slow.closed);
-    assert!(got.contains("\x1b[2J"), "no full redraw");
-    assert!(
-        got.len() < 4 << 20,
-        "the stale updates were replaced, yet {} bytes arrived",
-        got.len()
-    );
-    server.drain_output();
-    assert!(
-        !server
-            .stderr_seen
-            .iter()
-            .any(|l| l.contains("send queue full")),
-        "{:?}",
-        server.stderr_seen
-    );
-    slow.send("alive");
-    talker.expect("alive");
+    stalled_viewer_gets_one_redraw(&mut server, slow);
 }
 
 #[test]

@@ -1103,3 +1103,129 @@ impl Client {
         got
     }
 }
+
+/// The config of [`stalled_viewer_gets_one_redraw`]: a 16 KiB queue
+/// limit, five history rows, no message limit.
+pub fn stalled_viewer_cfg(cfg: Cfg) -> Cfg {
+    cfg.set("sendQueueLimit", "16384")
+        .set("chatviewMax", "5")
+        .set("messageLimit", "0")
+}
+
+/// SPEC §7: `staller` (logged in, at the palette) writes `spam` (raw
+/// bytes, already encrypted for a TLS client) and never reads; it is
+/// disconnected at `sendQueueLimit` while `talker` and `watcher` chat on
+/// with low latency, and the server's memory stays bounded.
+pub fn stalled_reader_is_dropped(
+    server: &mut Server,
+    mut talker: Client,
+    mut watcher: Client,
+    staller: Client,
+    spam: Vec<u8>,
+) {
+    watcher.enter_room("general");
+    talker.enter_room("general");
+    watcher.expect("talker joined the room.");
+    let (_, base_peak) = rss_kib(server.pid());
+    let mut stall_stream = staller.stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        // Fails with a reset once the server drops it; that is expected.
+        let _ = stall_stream.write_all(&spam);
+    });
+    // Meanwhile, chat goes on with low latency.
+    let mut worst = Duration::ZERO;
+    for i in 0..50 {
+        let t = Instant::now();
+        talker.send(&format!("ping {i} end"));
+        watcher.expect(&format!("ping {i} end"));
+        worst = worst.max(t.elapsed());
+    }
+    assert!(worst < Duration::from_millis(500), "latency {worst:?}");
+    let log = server.expect_log("send queue full");
+    assert!(log.contains("staller"), "{log}");
+    let _ = writer.join();
+    // The staller's connection is gone.
+    let mut raw = staller.stream;
+    raw.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut sink = vec![0u8; 1 << 16];
+    let mut total = 0usize;
+    while let Ok(n) = raw.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+        total += n;
+    }
+    assert!(total < 64 << 20);
+    // 60,000 :help replies are ~60 MB of output; the server never held it.
+    let (_, peak) = rss_kib(server.pid());
+    assert!(
+        peak < base_peak + 16 * 1024,
+        "peak RSS grew from {base_peak} KiB to {peak} KiB"
+    );
+    // Everyone else still works.
+    talker.send("still here");
+    watcher.expect("still here");
+}
+
+/// SPEC §5/§7: `slow` (connected, not yet named; a small receive buffer)
+/// views general and stops reading while 8,000 ~1 KB messages arrive; it
+/// is not disconnected, and when it reads at last it gets the latest
+/// screen (one full redraw), not the backlog.
+pub fn stalled_viewer_gets_one_redraw(server: &mut Server, mut slow: Client) {
+    slow.login("slow");
+    slow.enter_room("general");
+    let mut talker = server.login("talker");
+    talker.enter_room("general");
+    slow.expect("talker joined the room.");
+    // 8,000 updates of ~1 KB for a viewer that is not reading: far more
+    // than its socket buffers and the 16 KiB queue limit.
+    let count = 8_000;
+    let pad = "p".repeat(900);
+    let mut tx = talker.stream.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        for i in 0..count {
+            tx.write_all(format!("m{i} {pad} end{i}\r\n").as_bytes())
+                .unwrap();
+        }
+    });
+    // The talker reads its own redraws until its last message shows.
+    let last = format!("end{}", count - 1);
+    talker.expect_within(&last, Duration::from_secs(30));
+    writer.join().unwrap();
+
+    // The slow viewer was not disconnected: when it reads at last, the
+    // final screen holds the last message.
+    let mut got = slow.expect_within(&last, Duration::from_secs(30));
+    // The rest of that write (the frame's separator, if the last line came
+    // in a frame) is already on its way.
+    got.push_str(&slow.take_pending(Duration::from_millis(300)));
+    assert!(!slow.closed);
+    // The redraw that replaced the backlog fills the chatviewMax history
+    // rows (each ~900-character message wraps to several 80-column rows).
+    let at = got.rfind("\x1b[2J").expect("a full redraw");
+    let frame = &got[at..at + got[at..].find("[room/general]").expect("separator")];
+    let rows: Vec<&str> = frame.split("\r\n").collect();
+    assert_eq!(rows.len(), 5 + 1, "{frame:?}");
+    assert!(
+        rows[..5]
+            .iter()
+            .all(|r| r.ends_with('p') || r.contains(" end")),
+        "{frame:?}"
+    );
+    assert!(
+        got.len() < 4 << 20,
+        "the stale updates were replaced, yet {} bytes arrived",
+        got.len()
+    );
+    server.drain_output();
+    assert!(
+        !server
+            .stderr_seen
+            .iter()
+            .any(|l| l.contains("send queue full")),
+        "{:?}",
+        server.stderr_seen
+    );
+    slow.send("alive");
+    talker.expect("alive");
+}
