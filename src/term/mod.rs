@@ -198,26 +198,35 @@ impl Terminal {
 
     /// Whether this feed's data bytes look like a keystroke from a raw
     /// terminal: no line end, and short or holding an edit key or an
-    /// escape sequence. (Looks ahead with a copy of the telnet tokenizer.)
+    /// escape sequence; or ending in a bare `\r`, the Enter key of a raw
+    /// terminal (a cooked terminal sends `\n`, telnet `\r\n` or `\r\0`),
+    /// as when a first line is pasted or typed faster than one read.
+    /// (Looks ahead with a copy of the telnet tokenizer.)
     fn is_keystroke(&self, bytes: &[u8]) -> bool {
         let mut parser = self.telnet.parser();
         let mut data = 0;
         let mut edit = false;
+        let mut enter = false;
         for &b in bytes {
             if let Some(telnet::Token::Data(b)) = parser.push(b) {
+                if enter {
+                    // Something after the `\r`: not a bare Enter.
+                    return false;
+                }
                 // Characters, not bytes: one CJK keystroke is 3 bytes, and
                 // an input method may commit a few characters at once.
                 if b & 0xc0 != 0x80 {
                     data += 1;
                 }
                 match b {
-                    b'\r' | b'\n' => return false,
+                    b'\r' => enter = true,
+                    b'\n' => return false,
                     0x7f | 0x08 | 0x1b => edit = true,
                     _ => {}
                 }
             }
         }
-        data > 0 && (data <= KEYSTROKE_BYTES || edit)
+        data > 0 && (enter || data <= KEYSTROKE_BYTES || edit)
     }
 
     fn line_byte(&mut self, b: u8, events: &mut Vec<Event>) {
@@ -838,6 +847,25 @@ mod tests {
         assert_eq!(c.feed(b":h"), "");
         assert_eq!(c.prompt("> ", false), "> :h\x1b[K");
         assert_eq!(c.feed(b"\x1b[D"), "\r\x1b[3C");
+    }
+
+    #[test]
+    fn a_first_line_ending_in_a_bare_cr_is_a_raw_terminal() {
+        // A name pasted (or typed faster than one read) in raw socat.
+        let mut c = Client::new(1024, false);
+        c.prompt("Enter a username: ", false);
+        let out = c.feed(b"annabelle-long\r");
+        assert_eq!(c.term.mode(), Mode::Char);
+        assert!(out.starts_with("annabelle-long\r\n"), "{out:?}");
+        assert_eq!(c.events(), vec![line("annabelle-long")]);
+        // A cooked terminal's `\n`, and telnet's `\r\n` and `\r\0`, are lines.
+        for ending in [&b"\n"[..], b"\r\n", b"\r\0"] {
+            let mut c = Client::new(1024, false);
+            c.prompt("Enter a username: ", false);
+            c.feed(&[&b"annabelle-long"[..], ending].concat());
+            assert_eq!(c.term.mode(), Mode::Line, "{ending:?}");
+            assert_eq!(c.events(), vec![line("annabelle-long")]);
+        }
     }
 
     #[test]
