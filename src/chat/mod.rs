@@ -23,6 +23,7 @@ mod outbox;
 mod palette;
 mod rooms;
 
+pub use names::{check as check_name, key as name_key, Refusal};
 pub use outbox::{Chunk, ClientId, Outbox, Timer, TimerKind};
 pub use rooms::{constant_time_eq, NOTICE_BURST, NOTICE_EVERY};
 

@@ -43,22 +43,25 @@ const NOT_ALLOWED: &str = "That username is not allowed, please pick another one
 /// The key a username is registered and looked up under: the UTS #39
 /// skeleton of the lower-cased name, so names that look alike (`Alice`,
 /// `аlice` with a Cyrillic а, `ａｌｉｃｅ`, `e` + U+0301 and `é`) share one.
-pub(crate) fn key(name: &str) -> String {
+pub fn key(name: &str) -> String {
     // The skeleton normalises (NFD) before and after its mapping.
     skeleton(&name.to_lowercase()).collect()
 }
 
 /// Why a username is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub enum Refusal {
+    /// Over `usernameLimit`.
     TooLong,
+    /// Characters or a form no name may have.
     NotAllowed,
+    /// It looks like a name in use.
     Taken,
 }
 
 impl Refusal {
     /// The reply the user gets.
-    pub(crate) fn reply(self) -> &'static str {
+    pub fn reply(self) -> &'static str {
         match self {
             Refusal::TooLong => TOO_LONG,
             Refusal::NotAllowed => NOT_ALLOWED,
@@ -70,11 +73,7 @@ impl Refusal {
 /// Checks a typed username (sanitised, trimmed, not empty) against the
 /// rules of this module; `in_use` says whether a key belongs to someone.
 /// Returns the name to store: its NFC form.
-pub(crate) fn check(
-    typed: &str,
-    limit: usize,
-    in_use: impl Fn(&str) -> bool,
-) -> Result<String, Refusal> {
+pub fn check(typed: &str, limit: usize, in_use: impl Fn(&str) -> bool) -> Result<String, Refusal> {
     let name: String = typed.nfc().collect();
     if char_len(&name) > limit {
         return Err(Refusal::TooLong);
