@@ -109,6 +109,10 @@ pub struct Config {
     /// Minutes a named client may send nothing before it is disconnected;
     /// 0 = never.
     pub idle_timeout: u64,
+    /// The accounts file (SPEC §11); empty: no accounts.
+    pub accounts: String,
+    /// Accept passwords on plain connections from other machines too.
+    pub allow_plaintext_passwords: bool,
 }
 
 impl Default for Config {
@@ -139,6 +143,8 @@ impl Default for Config {
             name_timeout: 60,
             telnet: true,
             idle_timeout: 0,
+            accounts: "chatsock-accounts.ron".into(),
+            allow_plaintext_passwords: false,
         }
     }
 }

@@ -8,11 +8,14 @@ use std::time::Duration;
 
 const USAGE: &str = "\
 Usage: chatsock [--config PATH] [--port N] [--check]
+       chatsock [--config PATH] --op NAME
 
   --config PATH  read the configuration from PATH (default ./chatsock.ron,
                  or the built-in default when that file does not exist)
   --port N       listen on port N instead of the configured one (0 = any)
   --check        validate the configuration, print a summary and exit
+  --op NAME      make account NAME an op in the accounts file (of a stopped
+                 server) and exit
   --help         show this help
   --version      show the version";
 
@@ -28,6 +31,7 @@ struct Args {
     config: Option<String>,
     port: Option<u16>,
     check: bool,
+    op: Option<String>,
 }
 
 fn parse_args() -> Result<Option<Args>, Failure> {
@@ -35,6 +39,7 @@ fn parse_args() -> Result<Option<Args>, Failure> {
         config: None,
         port: None,
         check: false,
+        op: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -53,6 +58,12 @@ fn parse_args() -> Result<Option<Args>, Failure> {
                     .next()
                     .ok_or_else(|| Failure::Usage("--config needs a PATH".into()))?;
                 args.config = Some(path);
+            }
+            "--op" => {
+                let name = it
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--op needs a NAME".into()))?;
+                args.op = Some(name);
             }
             "--port" => {
                 let n = it
@@ -106,8 +117,19 @@ fn try_main() -> Result<(), Failure> {
     if let Some(port) = args.port {
         config.port = port;
     }
+    if let Some(name) = &args.op {
+        return make_op(&config, &read, name);
+    }
+    let accounts = load_accounts(&config)?;
     if args.check {
-        log_out!("config OK ({read}): {}", config.summary());
+        let count = accounts.as_ref().map_or(String::new(), |a| {
+            format!(
+                ", {} accounts in {}",
+                a.file.accounts.len(),
+                a.path.display()
+            )
+        });
+        log_out!("config OK ({read}): {}{count}", config.summary());
         return Ok(());
     }
     // Resolved again: the port may have changed, and so may the name.
@@ -130,9 +152,55 @@ fn try_main() -> Result<(), Failure> {
         vec![server::Listener::plain(listener)],
         shutdown,
         config,
+        accounts,
         VERSION,
     )
     .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+}
+
+/// Reads the accounts file the config names (None when accounts are off);
+/// a broken file stops the server, naming file, line and column.
+fn load_accounts(config: &Config) -> Result<Option<server::Accounts>, Failure> {
+    if config.accounts.is_empty() {
+        return Ok(None);
+    }
+    let path = std::path::PathBuf::from(&config.accounts);
+    let file = chatsock::accounts::store::load(&path)
+        .map_err(|e| {
+            Failure::Fatal(format!(
+                "{e} (fix or move the accounts file; it was not changed)"
+            ))
+        })?
+        .unwrap_or_default();
+    Ok(Some(server::Accounts { path, file }))
+}
+
+/// `--op NAME`: sets `op: true` on account NAME in the accounts file.
+fn make_op(config: &Config, read: &str, name: &str) -> Result<(), Failure> {
+    let Some(mut accounts) = load_accounts(config)? else {
+        return Err(Failure::Fatal(format!(
+            "accounts are off in {read} (`accounts: \"\"`): there is no accounts file"
+        )));
+    };
+    let file = accounts.path.display().to_string();
+    let key = chatsock::chat::name_key(name);
+    let Some(account) = accounts
+        .file
+        .accounts
+        .iter_mut()
+        .find(|a| chatsock::chat::name_key(&a.name) == key)
+    else {
+        return Err(Failure::Fatal(format!(
+            "{file}: there is no account {name:?}"
+        )));
+    };
+    account.op = true;
+    let account = account.name.clone();
+    let text = chatsock::accounts::store::serialize(&accounts.file);
+    chatsock::accounts::store::write_atomic(&accounts.path, text.as_bytes())
+        .map_err(|e| Failure::Fatal(format!("cannot write {file}: {e}")))?;
+    log_out!("{account} is an op now ({file}).");
+    Ok(())
 }
 
 /// Why listening on `addr` failed; a port in use also says what to do.

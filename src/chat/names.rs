@@ -130,8 +130,14 @@ impl Chat {
             self.write_prompt(id);
             return;
         }
+        // A registered name is free for its owner's login (in any case);
+        // a different name that looks like it is taken.
+        let nfc: String = typed.nfc().collect::<String>().to_lowercase();
         let checked = check(typed, self.cfg.username_limit, |k| {
             self.names.contains_key(k)
+                || self
+                    .account_name(k)
+                    .is_some_and(|a| a.to_lowercase() != nfc)
         });
         let name = match checked {
             Ok(name) => name,
@@ -141,10 +147,33 @@ impl Chat {
                 return;
             }
         };
-        self.names.insert(key(&name), id);
+        if let Some(account) = self.account_name(&key(&name)).map(str::to_string) {
+            self.ask_password(id, account);
+            return;
+        }
+        let ban = self
+            .client(id)
+            .and_then(|c| self.address_ban(c.ip))
+            .map(|b| b.until);
+        if let Some(until) = ban {
+            let msg = format!(
+                "Your address is banned{}: only accounts can log in from it.",
+                self.ban_left(until)
+            );
+            self.write(id, format!("{msg}\r\n"));
+            self.write_prompt(id);
+            return;
+        }
+        self.take_name(id, &name, false);
+    }
+
+    /// The client is `name` from now on (`account`: logged in to it).
+    pub(super) fn take_name(&mut self, id: ClientId, name: &str, account: bool) {
+        self.names.insert(key(name), id);
         if let Some(c) = self.client_mut(id) {
-            c.name = Some(Rc::from(name.as_str()));
+            c.name = Some(Rc::from(name));
             c.state = State::Palette;
+            c.account = account;
         }
         self.out.named.push(id);
         if self.cfg.idle_timeout > 0 {
@@ -157,7 +186,12 @@ impl Chat {
             });
         }
         let hello = format!("You are now connected as '{name}'.");
-        self.reply(id, &[&hello, "Type :help to see what you can do."]);
+        let hint = if account {
+            "You are logged in to your account. Type :help to see what you can do."
+        } else {
+            "Type :help to see what you can do."
+        };
+        self.reply(id, &[&hello, hint]);
     }
 }
 

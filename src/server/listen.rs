@@ -256,7 +256,13 @@ impl Server {
                 self.mark_dirty(key);
             }
         }
-        self.chat.connect(key);
+        // The core decides where passwords may come from (SPEC §11).
+        let link = if addr.ip().is_loopback() {
+            Link::PlainLoopback
+        } else {
+            Link::PlainRemote
+        };
+        self.chat.connect(key, link, addr.ip());
         self.apply();
         self.drive(key);
     }

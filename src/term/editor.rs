@@ -220,7 +220,8 @@ impl Editor {
     /// Enter: takes the line and adds it to the history.
     pub fn submit(&mut self) -> String {
         let line = self.take();
-        if !self.secret {
+        // A password never goes into the history (↑ would show it).
+        if !self.secret && !crate::command::holds_password(&line) {
             self.remember(&line);
         }
         line

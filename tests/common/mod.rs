@@ -30,6 +30,8 @@ impl Cfg {
             .set("host", "\"127.0.0.1\"")
             .set("connectionTimeout", "false")
             .set("floodRate", "0")
+            // No test writes an accounts file in the working directory.
+            .set("accounts", "\"\"")
             .set(
                 "rooms",
                 r#"{
