@@ -42,7 +42,7 @@ const FAIL_WINDOW: u32 = 60;
 /// expired entries go, then the oldest (memory stays bounded whatever an
 /// attacker does; the per-name limit, bounded by the accounts, is the one
 /// that protects an account).
-const LIMITER_CAP: usize = 4096;
+pub(super) const LIMITER_CAP: usize = 4096;
 /// The shortest password `:register` and `:passwd` accept, in characters.
 pub const MIN_PASSWORD: usize = 8;
 
@@ -95,8 +95,8 @@ enum Undo {
 /// Failed logins per key (a name key or an address) in fixed one-minute
 /// windows.
 #[derive(Debug, Default)]
-struct Limiter {
-    map: HashMap<String, (u32, u8)>,
+pub(super) struct Limiter {
+    pub(super) map: HashMap<String, (u32, u8)>,
 }
 
 impl Limiter {
@@ -107,7 +107,7 @@ impl Limiter {
         }
     }
 
-    fn hit(&mut self, key: String, now: u32) {
+    pub(super) fn hit(&mut self, key: String, now: u32) {
         if self.map.len() >= LIMITER_CAP && !self.map.contains_key(&key) {
             self.map
                 .retain(|_, (at, _)| now.saturating_sub(*at) < FAIL_WINDOW);
@@ -151,7 +151,7 @@ pub(super) struct Auth {
     /// Name keys being registered (hash job out).
     reserved: HashSet<String>,
     saves: Vec<Pending>,
-    fails: Limiter,
+    pub(super) fails: Limiter,
     tls_port: Option<u16>,
 }
 
@@ -223,7 +223,7 @@ impl Chat {
         self.wall_start.saturating_add(self.now.as_secs())
     }
 
-    fn secs_now(&self) -> u32 {
+    pub(super) fn secs_now(&self) -> u32 {
         Secs::from(self.now).0
     }
 

@@ -817,4 +817,6 @@ impl Chat {
 }
 
 #[cfg(test)]
+mod account_tests;
+#[cfg(test)]
 mod tests;
