@@ -802,6 +802,25 @@ mod tests {
     }
 
     #[test]
+    fn passwords_never_reach_the_history() {
+        let mut e = Editor::new(100);
+        for l in [
+            ":list",
+            ":register hunter22",
+            ":PASSWD a b",
+            " :unregister x",
+        ] {
+            e.insert_text(l);
+            e.submit();
+        }
+        e.set_secret(true);
+        e.insert_text("typed at Password for");
+        assert_eq!(e.submit(), "typed at Password for");
+        e.set_secret(false);
+        assert_eq!(e.history().collect::<Vec<_>>(), [":list"]);
+    }
+
+    #[test]
     fn history_is_bounded_in_lines_and_bytes() {
         let mut e = Editor::new(5000);
         for i in 0..100 {
