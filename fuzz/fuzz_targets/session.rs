@@ -535,20 +535,15 @@ struct Harness {
     said: HashSet<String>,
     /// Hash jobs the core asked for, not yet answered.
     jobs: Vec<HashJob>,
-    hasher: &'static Hasher,
+    hasher: Hasher,
     /// Writes of the accounts file fail.
     disk_fails: bool,
-}
-
-fn hasher() -> &'static Hasher {
-    static H: OnceLock<Hasher> = OnceLock::new();
-    H.get_or_init(Hasher::cheap)
 }
 
 /// The accounts the harness starts with: `boss` (an op) and `ann`.
 fn start_accounts() -> AccountsFile {
     static HASH: OnceLock<String> = OnceLock::new();
-    let hash = HASH.get_or_init(|| hasher().hash("hunter22").expect("hash"));
+    let hash = HASH.get_or_init(|| Hasher::cheap().hash("hunter22").expect("hash"));
     let account = |name: &str, op| Account {
         name: name.into(),
         hash: hash.clone(),
@@ -658,7 +653,7 @@ impl Harness {
             usernames: HashSet::new(),
             said: HashSet::new(),
             jobs: Vec::new(),
-            hasher: hasher(),
+            hasher: Hasher::cheap(),
             disk_fails: false,
         }
     }

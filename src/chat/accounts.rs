@@ -317,24 +317,27 @@ impl Chat {
             && self.auth.fails.count(&addr_fail_key(c.ip), now) < FAILS_PER_MINUTE
     }
 
-    /// Counts an attempt against the name's and the address's budget (a
-    /// success gives it back), before the answer is known: a client that
-    /// disconnects while its password is checked has used it up.
-    fn count_attempt(&mut self, id: ClientId, name: &str) {
+    /// Counts an attempt against the name's budget before the answer is
+    /// known (a success gives it back): guesses sent at once from many
+    /// connections, or by one that disconnects while its password is
+    /// checked, are counted all the same. An address is charged when a
+    /// failure is known: many people behind one address may log in to
+    /// their own accounts at once, and one address has at most
+    /// `maxClientsPerIp` guesses out at a time (one per connection).
+    fn count_attempt(&mut self, name: &str) {
         let now = self.secs_now();
-        let Some(ip) = self.client(id).map(|c| c.ip) else {
-            return;
-        };
         self.auth.fails.hit(name_fail_key(name), now);
-        self.auth.fails.hit(addr_fail_key(ip), now);
     }
 
-    fn forgive_attempt(&mut self, id: ClientId, name: &str) {
-        let Some(ip) = self.client(id).map(|c| c.ip) else {
-            return;
-        };
+    fn forgive_attempt(&mut self, name: &str) {
         self.auth.fails.forgive(&name_fail_key(name));
-        self.auth.fails.forgive(&addr_fail_key(ip));
+    }
+
+    fn count_address_failure(&mut self, id: ClientId) {
+        let now = self.secs_now();
+        if let Some(ip) = self.client(id).map(|c| c.ip) {
+            self.auth.fails.hit(addr_fail_key(ip), now);
+        }
     }
 
     /// A line typed at `Password for NAME: `.
@@ -355,7 +358,7 @@ impl Chat {
             self.back_to_naming(id, TOO_MANY_FAILS);
             return;
         }
-        self.count_attempt(id, &name);
+        self.count_attempt(&name);
         let phc = self
             .auth
             .accounts
@@ -523,7 +526,7 @@ impl Chat {
             (Purpose::Login, HashAnswer::Verified(ok)) => self.login_answer(id, ok),
             (Purpose::Login, _) => {
                 if let Some(name) = self.client(id).and_then(|c| c.login.clone()) {
-                    self.forgive_attempt(id, &name);
+                    self.forgive_attempt(&name);
                 }
                 self.write(id, format!("{BUSY}\r\n"));
                 self.write_prompt(id);
@@ -578,6 +581,7 @@ impl Chat {
             return;
         };
         if !ok {
+            self.count_address_failure(id);
             self.out.logs.push(format!(
                 "failed login: {} {name}",
                 self.client(id).map_or(String::new(), |c| c.ip.to_string())
@@ -592,7 +596,7 @@ impl Chat {
             }
             return;
         }
-        self.forgive_attempt(id, &name);
+        self.forgive_attempt(&name);
         let key = names::key(&name);
         // Things may have changed while the password was checked.
         let account = self.account_name(&key).map(str::to_string);
