@@ -57,6 +57,67 @@ pub enum Command {
         /// The name as typed.
         user: String,
     },
+    /// `:register PASSWORD`: registers the name you are using.
+    Register {
+        /// The password.
+        password: String,
+    },
+    /// `:passwd OLD NEW`.
+    Passwd {
+        /// The current password.
+        old: String,
+        /// The new one.
+        new: String,
+    },
+    /// `:unregister PASSWORD`.
+    Unregister {
+        /// The password.
+        password: String,
+    },
+    /// `:kick NAME [REASON]` (ops).
+    Kick {
+        /// Who.
+        user: String,
+        /// Why, as typed after the name.
+        reason: Option<String>,
+    },
+    /// `:mute NAME [MINUTES]` (ops).
+    Mute {
+        /// Who.
+        user: String,
+        /// How long; `None`: until `:unmute`.
+        minutes: Option<u32>,
+    },
+    /// `:unmute NAME` (ops).
+    Unmute {
+        /// Who.
+        user: String,
+    },
+    /// `:ban NAME [MINUTES]` (ops).
+    Ban {
+        /// Whose account, or which guest's address.
+        user: String,
+        /// How long; `None`: until `:unban`.
+        minutes: Option<u32>,
+    },
+    /// `:unban NAME` (ops): NAME as banned, or an address.
+    Unban {
+        /// Who.
+        user: String,
+    },
+}
+
+/// Commands whose arguments are passwords: their lines are kept out of
+/// the input history.
+pub const PASSWORD_COMMANDS: &[&str] = &[":register", ":passwd", ":unregister"];
+
+/// Whether `line` is a password command (its first word, any case), so
+/// that it is never remembered or echoed.
+pub fn holds_password(line: &str) -> bool {
+    let first = line.split_whitespace().next().unwrap_or("");
+    PASSWORD_COMMANDS
+        .iter()
+        .any(|c| first.eq_ignore_ascii_case(c))
 }
 
 /// Why a palette line is not a command that can run.
@@ -115,6 +176,17 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (":close", "Leave your current chatroom or close your DM"),
     (":size [COLSxROWS]", "Show or set your terminal's size"),
+    (":register PASSWORD", "Register the name you are using"),
+    (":passwd OLD NEW", "Change your account's password"),
+    (":unregister PASSWORD", "Remove your account"),
+    (":kick USER [REASON]", "Ops: disconnect USER"),
+    (":mute USER [MINUTES]", "Ops: USER's messages reach nobody"),
+    (":unmute USER", "Ops: end a mute"),
+    (
+        ":ban USER [MINUTES]",
+        "Ops: keep out USER's account, or a guest's address",
+    ),
+    (":unban USER", "Ops: end a ban"),
     (":quit", "Disconnect from the server"),
 ];
 
@@ -135,13 +207,43 @@ pub const DETAILS: &[(&str, &str)] = &[
     ("chat", "Enters the chat view of your room or DM; ':q' leaves it. Commands work there too; '::text' sends ':text'."),
     ("close", "Leaves your room, or closes your DM."),
     ("size", "':size' says the size the server uses for your terminal; ':size 100x30' sets it."),
+    ("register", "':register PASSWORD' (8 characters or more, one word) registers your name: from then on it asks for the password. Only over TLS, SSH or from the server's machine."),
+    ("passwd", "':passwd OLD NEW' changes your account's password."),
+    ("unregister", "':unregister PASSWORD' removes your account; you stay online as a guest."),
+    ("kick", "Ops only: ':kick USER [REASON]' disconnects USER; the room is told."),
+    ("mute", "Ops only: ':mute USER [MINUTES]': USER's messages reach nobody, for MINUTES or until ':unmute USER'."),
+    ("unmute", "Ops only: ':unmute USER' lets USER's messages through again."),
+    ("ban", "Ops only: ':ban USER [MINUTES]' disconnects USER and keeps out their account (or, for a guest, guests from their address) for MINUTES or until ':unban USER'. Bans survive a restart."),
+    ("unban", "Ops only: ':unban USER' (or ':unban ADDRESS') ends a ban."),
     ("quit", "Asks, then disconnects. Ctrl+C on an empty line asks too (telnet, raw terminals)."),
 ];
 
 /// Every command name, for Tab completion.
 pub const NAMES: &[&str] = &[
-    ":help", ":list", ":listall", ":rooms", ":join", ":dm", ":msg", ":r", ":me", ":whois", ":bell",
-    ":time", ":chat", ":close", ":size", ":quit",
+    ":help",
+    ":list",
+    ":listall",
+    ":rooms",
+    ":join",
+    ":dm",
+    ":msg",
+    ":r",
+    ":me",
+    ":whois",
+    ":bell",
+    ":time",
+    ":chat",
+    ":close",
+    ":size",
+    ":quit",
+    ":register",
+    ":passwd",
+    ":unregister",
+    ":kick",
+    ":mute",
+    ":unmute",
+    ":ban",
+    ":unban",
 ];
 
 const JOIN_USAGE: &str = "Usage: :join ROOM [PASSWORD]";
@@ -252,6 +354,71 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
                 })
             }
         }
+        "register" => match args.as_slice() {
+            [p] => Ok(Command::Register {
+                password: p.to_string(),
+            }),
+            _ => Err(ParseError::Usage("Usage: :register PASSWORD (one word)")),
+        },
+        "passwd" => match args.as_slice() {
+            [old, new] => Ok(Command::Passwd {
+                old: old.to_string(),
+                new: new.to_string(),
+            }),
+            _ => Err(ParseError::Usage("Usage: :passwd OLD NEW")),
+        },
+        "unregister" => match args.as_slice() {
+            [p] => Ok(Command::Unregister {
+                password: p.to_string(),
+            }),
+            _ => Err(ParseError::Usage("Usage: :unregister PASSWORD")),
+        },
+        "kick" => {
+            let after = rest
+                .trim_start()
+                .get(name.len()..)
+                .unwrap_or("")
+                .trim_start();
+            let (user, reason) = after.split_once(char::is_whitespace).unwrap_or((after, ""));
+            if user.is_empty() {
+                return Err(ParseError::Usage("Usage: :kick USER [REASON]"));
+            }
+            let reason = reason.trim();
+            Ok(Command::Kick {
+                user: user.to_string(),
+                reason: (!reason.is_empty()).then(|| reason.to_string()),
+            })
+        }
+        "mute" | "ban" => {
+            let usage = if name == "mute" {
+                "Usage: :mute USER [MINUTES]"
+            } else {
+                "Usage: :ban USER [MINUTES]"
+            };
+            let (user, minutes) = match args.as_slice() {
+                [u] => (u.to_string(), None),
+                [u, m] => match m.parse::<u32>() {
+                    Ok(m) if (1..=MAX_MINUTES).contains(&m) => (u.to_string(), Some(m)),
+                    _ => return Err(ParseError::Usage(usage)),
+                },
+                _ => return Err(ParseError::Usage(usage)),
+            };
+            Ok(if name == "mute" {
+                Command::Mute { user, minutes }
+            } else {
+                Command::Ban { user, minutes }
+            })
+        }
+        "unmute" | "unban" => match args.as_slice() {
+            [u] if name == "unmute" => Ok(Command::Unmute {
+                user: u.to_string(),
+            }),
+            [u] => Ok(Command::Unban {
+                user: u.to_string(),
+            }),
+            _ if name == "unmute" => Err(ParseError::Usage("Usage: :unmute USER")),
+            _ => Err(ParseError::Usage("Usage: :unban USER")),
+        },
         "size" => match args.as_slice() {
             [] => Ok(Command::Size(None)),
             [size] => parse_size(size)
@@ -262,6 +429,9 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         _ => Err(ParseError::Unknown),
     }
 }
+
+/// The longest mute or ban in minutes: ten years.
+pub const MAX_MINUTES: u32 = 10 * 366 * 24 * 60;
 
 /// `COLSxROWS` (also `COLS×ROWS`), each 1-9999.
 fn parse_size(s: &str) -> Option<(u16, u16)> {
@@ -347,6 +517,63 @@ mod tests {
         assert_eq!(parse(":join a b c"), Err(ParseError::Usage(JOIN_USAGE)));
         assert_eq!(parse(":dm"), Err(ParseError::Usage(DM_USAGE)));
         assert_eq!(parse(":dm a b"), Err(ParseError::Usage(DM_USAGE)));
+    }
+
+    #[test]
+    fn account_and_op_commands() {
+        assert_eq!(
+            parse(":register hunter22"),
+            Ok(Command::Register {
+                password: "hunter22".into()
+            })
+        );
+        assert!(parse(":register a b").is_err());
+        assert_eq!(
+            parse(":passwd a b"),
+            Ok(Command::Passwd {
+                old: "a".into(),
+                new: "b".into()
+            })
+        );
+        assert_eq!(
+            parse(":kick bob  being  rude "),
+            Ok(Command::Kick {
+                user: "bob".into(),
+                reason: Some("being  rude".into())
+            })
+        );
+        assert_eq!(
+            parse(":kick bob"),
+            Ok(Command::Kick {
+                user: "bob".into(),
+                reason: None
+            })
+        );
+        assert!(parse(":kick").is_err());
+        assert_eq!(
+            parse(":mute bob 5"),
+            Ok(Command::Mute {
+                user: "bob".into(),
+                minutes: Some(5)
+            })
+        );
+        assert_eq!(
+            parse(":ban bob"),
+            Ok(Command::Ban {
+                user: "bob".into(),
+                minutes: None
+            })
+        );
+        assert!(parse(":ban bob 0").is_err());
+        assert!(parse(":ban bob x").is_err());
+        assert_eq!(
+            parse(":unban bob"),
+            Ok(Command::Unban { user: "bob".into() })
+        );
+        assert!(holds_password(":REGISTER x"));
+        assert!(holds_password("  :passwd a b"));
+        assert!(!holds_password(":regist x"));
+        assert!(!holds_password("register x"));
     }
 
     #[test]

@@ -136,6 +136,10 @@ pub struct Config {
     pub tls: Option<Tls>,
     /// Listen for plaintext clients on `port` (false needs `tls`).
     pub plaintext: bool,
+    /// The accounts file (SPEC §11); empty: no accounts.
+    pub accounts: String,
+    /// Accept passwords on plain connections from other machines too.
+    pub allow_plaintext_passwords: bool,
 }
 
 impl Default for Config {
@@ -168,6 +172,8 @@ impl Default for Config {
             idle_timeout: 0,
             tls: None,
             plaintext: true,
+            accounts: "chatsock-accounts.ron".into(),
+            allow_plaintext_passwords: false,
         }
     }
 }

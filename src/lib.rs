@@ -25,10 +25,12 @@
 //! - [`view`]: the screen format, written once: banner, prompts, the chat
 //!   view's layout and escape sequences.
 //! - [`text`]: sanitising what users typed; counting characters.
+//! - [`accounts`]: the accounts file and the password-hashing worker.
 //! - [`config`]: `chatsock.ron` → a validated [`config::Config`].
 //! - [`log`]: log output that never blocks or kills the loop.
 //! - [`shutdown`]: shutdown requests (signals, or a trigger in tests).
 
+pub mod accounts;
 pub mod chat;
 pub mod command;
 pub mod config;

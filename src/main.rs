@@ -10,6 +10,7 @@ use std::time::Duration;
 
 const USAGE: &str = "\
 Usage: chatsock [--config PATH] [--port N] [--tls-port N] [--check]
+       chatsock [--config PATH] --op NAME
 
   --config PATH  read the configuration from PATH (default ./chatsock.ron,
                  or the built-in default when that file does not exist)
@@ -18,6 +19,8 @@ Usage: chatsock [--config PATH] [--port N] [--tls-port N] [--check]
                  with the default certificate files when the config has no
                  `tls`
   --check        validate the configuration, print a summary and exit
+  --op NAME      make account NAME an op in the accounts file (of a stopped
+                 server) and exit
   --help         show this help
   --version      show the version";
 
@@ -34,6 +37,7 @@ struct Args {
     port: Option<u16>,
     tls_port: Option<u16>,
     check: bool,
+    op: Option<String>,
 }
 
 fn parse_args() -> Result<Option<Args>, Failure> {
@@ -42,6 +46,7 @@ fn parse_args() -> Result<Option<Args>, Failure> {
         port: None,
         tls_port: None,
         check: false,
+        op: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -60,6 +65,12 @@ fn parse_args() -> Result<Option<Args>, Failure> {
                     .next()
                     .ok_or_else(|| Failure::Usage("--config needs a PATH".into()))?;
                 args.config = Some(path);
+            }
+            "--op" => {
+                let name = it
+                    .next()
+                    .ok_or_else(|| Failure::Usage("--op needs a NAME".into()))?;
+                args.op = Some(name);
             }
             "--port" | "--tls-port" => {
                 let n = it
@@ -120,7 +131,18 @@ fn try_main() -> Result<(), Failure> {
     if let Some(port) = args.tls_port {
         config.tls.get_or_insert_with(Default::default).port = port;
     }
+    if let Some(name) = &args.op {
+        return make_op(&config, &read, name);
+    }
+    let accounts = load_accounts(&config)?;
     if args.check {
+        let count = accounts.as_ref().map_or(String::new(), |a| {
+            format!(
+                ", {} accounts in {}",
+                a.file.accounts.len(),
+                a.path.display()
+            )
+        });
         let tls = match &config.tls {
             None => String::new(),
             Some(t) => match tls::check(Path::new(&t.cert), Path::new(&t.key)) {
@@ -132,7 +154,7 @@ fn try_main() -> Result<(), Failure> {
                 Err(e) => return Err(Failure::Fatal(e)),
             },
         };
-        log_out!("config OK ({read}): {}{tls}", config.summary());
+        log_out!("config OK ({read}): {}{tls}{count}", config.summary());
         return Ok(());
     }
     // Resolved again: the port may have changed, and so may the name.
@@ -195,7 +217,7 @@ fn try_main() -> Result<(), Failure> {
         log_err!("chatsock: {err}");
     }
     check_fd_limit(config.max_clients);
-    server::run(listeners, shutdown, config, VERSION)
+    server::run(listeners, shutdown, config, accounts, VERSION)
         .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
 }
 
@@ -219,6 +241,51 @@ fn machine_name() -> Option<String> {
     let name = name.trim();
     (!name.is_empty() && name != "localhost" && !name.contains(char::is_whitespace))
         .then(|| name.to_string())
+}
+
+/// Reads the accounts file the config names (None when accounts are off);
+/// a broken file stops the server, naming file, line and column.
+fn load_accounts(config: &Config) -> Result<Option<server::Accounts>, Failure> {
+    if config.accounts.is_empty() {
+        return Ok(None);
+    }
+    let path = std::path::PathBuf::from(&config.accounts);
+    let file = chatsock::accounts::store::load(&path)
+        .map_err(|e| {
+            Failure::Fatal(format!(
+                "{e} (fix or move the accounts file; it was not changed)"
+            ))
+        })?
+        .unwrap_or_default();
+    Ok(Some(server::Accounts { path, file }))
+}
+
+/// `--op NAME`: sets `op: true` on account NAME in the accounts file.
+fn make_op(config: &Config, read: &str, name: &str) -> Result<(), Failure> {
+    let Some(mut accounts) = load_accounts(config)? else {
+        return Err(Failure::Fatal(format!(
+            "accounts are off in {read} (`accounts: \"\"`): there is no accounts file"
+        )));
+    };
+    let file = accounts.path.display().to_string();
+    let key = chatsock::chat::name_key(name);
+    let Some(account) = accounts
+        .file
+        .accounts
+        .iter_mut()
+        .find(|a| chatsock::chat::name_key(&a.name) == key)
+    else {
+        return Err(Failure::Fatal(format!(
+            "{file}: there is no account {name:?}"
+        )));
+    };
+    account.op = true;
+    let account = account.name.clone();
+    let text = chatsock::accounts::store::serialize(&accounts.file);
+    chatsock::accounts::store::write_atomic(&accounts.path, text.as_bytes())
+        .map_err(|e| Failure::Fatal(format!("cannot write {file}: {e}")))?;
+    log_out!("{account} is an op now ({file}).");
+    Ok(())
 }
 
 /// Why listening on `addr` failed; a port in use also says what to do.

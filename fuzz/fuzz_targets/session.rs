@@ -58,9 +58,23 @@
 //!   logged exactly as its client typed it (sanitised, trimmed) at the name
 //!   prompt and is the name the core still has at the disconnect — so a
 //!   text typed after naming is in the log only if it is also a username.
+//!
+//! Issue 12 (accounts and moderation, SPEC §11): the config has accounts
+//! on, and the harness starts with two accounts, `boss` (an op) and `ann`,
+//! both with the password `hunter22`. Clients 0–5 connect over plain
+//! loopback, 6 from a remote address in the clear (passwords refused), 7
+//! over TLS. Hash jobs wait until an op answers one (done by the cheap
+//! hasher, synchronously) or answers it `Busy`; another op makes the disk
+//! fail or work. After every op: the accounts text the core would write
+//! parses back (`store::parse`) and holds no password; no log line holds
+//! a password; a registered name is never held by a guest and a banned
+//! account never gets in (`check_invariants`, and again from outside);
+//! a client with a hash job out is handed no input.
 #![no_main]
 
-use chatsock::chat::{Chat, Chunk, ClientId, Timer, TimerKind, NOTICE_BURST, NOTICE_EVERY};
+use chatsock::accounts::hash::{HashAnswer, HashJob, Hasher};
+use chatsock::accounts::{store, Account, AccountsFile};
+use chatsock::chat::{Chat, Chunk, ClientId, Link, Timer, TimerKind, NOTICE_BURST, NOTICE_EVERY};
 use chatsock::config::Config;
 use chatsock::log::{dropped_notice, Queue};
 use chatsock::term::width::width;
@@ -68,6 +82,7 @@ use chatsock::text::sanitize;
 use chatsock::view::Layout;
 use libfuzzer_sys::fuzz_target;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -91,7 +106,11 @@ const CONFIG: &str = r#"(
     nameTimeout: 60,
     idleTimeout: 1,
     connectionTimeout: CT,
+    accounts: "fuzz-accounts.ron",
 )"#;
+
+/// Passwords the dictionary uses: none may reach a log line or the file.
+const PASSWORDS: &[&str] = &["hunter22", "hunter33", "wrongpw1", "sh0rt"];
 
 /// Lines that reach deep states quickly: names, commands, messages.
 const DICT: &[&[u8]] = &[
@@ -148,6 +167,30 @@ const DICT: &[&[u8]] = &[
     b":frob",
     b"  :q  ",
     b"YES",
+    b"boss",
+    b"hunter22",
+    b"hunter33",
+    b"wrongpw1",
+    b":register hunter22",
+    b":register sh0rt",
+    b":passwd hunter22 hunter33",
+    b":passwd wrongpw1 hunter22",
+    b":unregister hunter22",
+    b":unregister hunter33",
+    b":kick bob",
+    b":kick ann too loud",
+    b":kick cy",
+    b":mute bob 1",
+    b":mute ann",
+    b":unmute ann",
+    b":ban bob",
+    b":ban ann 1",
+    b":ban cy",
+    b":unban bob",
+    b":unban ann",
+    b":unban cy",
+    b":whois boss",
+    b"BOSS",
 ];
 
 fn config(slow: bool) -> &'static Config {
@@ -200,6 +243,12 @@ enum Op {
     Interrupt,
     /// Tab: completion candidates for a dictionary line as typed so far.
     Complete(u8),
+    /// The hasher answers the job at this index (mod the number waiting).
+    AnswerHash(u8),
+    /// The job at this index finds the worker's queue full.
+    BusyHash(u8),
+    /// The disk works (`false`) or every write fails (`true`).
+    Disk(bool),
 }
 
 /// 0 to 63 minutes: `b >> 6` picks the unit (100 ms, 1 s, 10 s, 1 min),
@@ -230,7 +279,15 @@ fn decode(mut data: &[u8]) -> Vec<(ClientId, Op)> {
             0 | 3 => Op::Connect,
             1 => Op::NoFds,
             2 | 28 => Op::Advance(span(byte(&mut data))),
-            4..=13 => {
+            13 => {
+                let b = byte(&mut data);
+                if b & 0x80 == 0 {
+                    Op::AnswerHash(b)
+                } else {
+                    Op::BusyHash(b & 0x7f)
+                }
+            }
+            4..=12 => {
                 let i = usize::from(byte(&mut data));
                 Op::Line(DICT[i % DICT.len()].to_vec())
             }
@@ -242,7 +299,8 @@ fn decode(mut data: &[u8]) -> Vec<(ClientId, Op)> {
             }
             16 => Op::LogWrite(1 + 2 * usize::from(byte(&mut data))),
             17 => Op::TooLong,
-            18 | 19 => Op::Flush,
+            18 => Op::Flush,
+            19 => Op::Disk(byte(&mut data) & 1 == 1),
             20 => Op::LogFail,
             21 | 22 => Op::Disconnect,
             23 | 24 => Op::FireTimer(byte(&mut data)),
@@ -304,6 +362,8 @@ struct Conn {
     name: Option<String>,
     /// The last complete line handed to the core, sanitised and trimmed.
     last_text: Option<String>,
+    /// Every line it typed before it had a name (names, passwords).
+    unnamed_texts: Vec<String>,
     /// When it connected, and when it last sent a complete line.
     connected_at: Duration,
     last_line: Duration,
@@ -473,6 +533,43 @@ struct Harness {
     usernames: HashSet<String>,
     /// Every text a client typed once it had a name (sanitised, trimmed).
     said: HashSet<String>,
+    /// Hash jobs the core asked for, not yet answered.
+    jobs: Vec<HashJob>,
+    hasher: Hasher,
+    /// Writes of the accounts file fail.
+    disk_fails: bool,
+}
+
+/// The accounts the harness starts with: `boss` (an op) and `ann`.
+fn start_accounts() -> AccountsFile {
+    static HASH: OnceLock<String> = OnceLock::new();
+    let hash = HASH.get_or_init(|| Hasher::cheap().hash("hunter22").expect("hash"));
+    let account = |name: &str, op| Account {
+        name: name.into(),
+        hash: hash.clone(),
+        created: 0,
+        keys: vec![],
+        op,
+    };
+    AccountsFile {
+        accounts: vec![account("boss", true), account("ann", false)],
+        bans: vec![],
+    }
+}
+
+/// How client `id` connects.
+fn link_of(id: ClientId) -> Link {
+    match id {
+        6 => Link::PlainRemote,
+        7 => Link::Tls,
+        _ => Link::PlainLoopback,
+    }
+}
+
+fn no_password(text: &str, what: &str) {
+    for p in PASSWORDS {
+        assert!(!text.contains(p), "{what}: a password in {text:?}");
+    }
 }
 
 /// The chat-view layout of client `id` as the core sees its terminal.
@@ -535,12 +632,14 @@ impl Harness {
             n => usize::from(n),
         };
         let log_bytes = 128 * (1 + usize::from((flags >> 4) & 7));
+        let mut chat = Chat::new(cfg.clone(), chatsock::VERSION);
+        chat.load_accounts(start_accounts());
         Harness {
             max_line: cfg.max_line_length,
             queue_limit: cfg.send_queue_limit,
             idle: Duration::from_secs(cfg.idle_timeout * 60),
             name_timeout: Duration::from_secs(cfg.name_timeout),
-            chat: Chat::new(cfg, chatsock::VERSION),
+            chat,
             conns: (0..CLIENTS).map(|_| None).collect(),
             timers: Vec::new(),
             noticed: false,
@@ -553,6 +652,9 @@ impl Harness {
             names: HashMap::new(),
             usernames: HashSet::new(),
             said: HashSet::new(),
+            jobs: Vec::new(),
+            hasher: Hasher::cheap(),
+            disk_fails: false,
         }
     }
 
@@ -680,14 +782,19 @@ impl Harness {
             let Some(name) = self.chat.name(id).map(str::to_string) else {
                 panic!("after {what}: {id} named, no name");
             };
+            let logged_in = self.chat.logged_in(id);
             let conn = self.conn(id).unwrap();
             assert!(conn.name.is_none(), "after {what}: {id} named twice");
-            // Exactly what it typed at the name prompt.
-            assert_eq!(
-                conn.last_text.as_deref(),
-                Some(name.as_str()),
-                "after {what}: {id} named {name:?}"
-            );
+            // Exactly what it typed at the name prompt; an account's
+            // name in the case it was registered in.
+            let typed = if logged_in {
+                conn.unnamed_texts
+                    .iter()
+                    .any(|t| t.to_lowercase() == name.to_lowercase())
+            } else {
+                conn.last_text.as_deref() == Some(name.as_str())
+            };
+            assert!(typed, "after {what}: {id} named {name:?}");
             conn.name = Some(name.clone());
             let line = format!("chatsock: user named: {} {name}", conn.addr);
             self.usernames.insert(name.clone());
@@ -715,8 +822,58 @@ impl Harness {
             "after {what}: client count"
         );
         assert!(self.chat.named_count() <= count);
+        // SPEC §11 seen from outside: whoever holds a registered name
+        // logged in to it.
+        for (id, conn) in self.conns.iter().enumerate() {
+            if let (Some(conn), Some(name)) = (conn, self.chat.name(id)) {
+                if conn.closing.is_none() && self.chat.is_registered(name) {
+                    assert!(
+                        self.chat.logged_in(id),
+                        "after {what}: guest {id} holds registered {name}"
+                    );
+                }
+            }
+        }
+        for line in &out.logs {
+            no_password(line, what);
+            self.log.push(format!("chatsock: {line}"));
+        }
+        self.jobs.extend(out.hash_jobs);
+        if out.save {
+            let text = self.chat.accounts_text();
+            no_password(&text, what);
+            if let Err(e) = store::parse(&text, "fuzz-accounts.ron") {
+                panic!("after {what}: the core's accounts file does not parse: {e}\n{text}");
+            }
+            let result = if self.disk_fails {
+                Err("disk full".to_string())
+            } else {
+                Ok(())
+            };
+            self.chat.saved(result);
+            self.apply(&format!("{what}, saved"));
+        }
         for id in overflow {
             self.disconnect(id, "send queue full");
+        }
+    }
+
+    /// The hasher (or a full queue) answers job `i` of those waiting.
+    fn answer_hash(&mut self, i: u8, busy: bool) {
+        if self.jobs.is_empty() {
+            return;
+        }
+        let job = self.jobs.remove(usize::from(i) % self.jobs.len());
+        let answer = if busy {
+            HashAnswer::Busy
+        } else {
+            self.hasher.run(&job.op)
+        };
+        let client = self.chat.hashed(job.id, answer);
+        let what = format!("hash answer {} (busy {busy})", job.id);
+        self.apply(&what);
+        if let Some(id) = client {
+            self.drive(id);
         }
     }
 
@@ -881,6 +1038,8 @@ impl Harness {
                     conn.last_text = Some(text.clone());
                     if conn.name.is_some() {
                         self.said.insert(text);
+                    } else {
+                        conn.unnamed_texts.push(text);
                     }
                     self.chat.line(id, &bytes);
                     self.apply(&format!("line {id} {:?}", String::from_utf8_lossy(&bytes)));
@@ -941,7 +1100,8 @@ impl Harness {
                     "chatsock: client connected: {addr} ({} online)",
                     self.count()
                 ));
-                self.chat.connect(id);
+                let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, id as u8));
+                self.chat.connect(id, link_of(id), ip);
                 self.apply(&format!("connect {id}"));
                 self.drive(id);
             }
@@ -1025,6 +1185,9 @@ impl Harness {
                 }
             }
             Op::LogWrite(_) | Op::LogFail | Op::LogStall => self.log.run(&op),
+            Op::AnswerHash(i) => self.answer_hash(i, false),
+            Op::BusyHash(i) => self.answer_hash(i, true),
+            Op::Disk(fails) => self.disk_fails = fails,
             Op::ShutdownNotice => {
                 self.noticed = true;
                 self.log
@@ -1137,6 +1300,11 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(h.chat.client_count(), 0);
     assert_eq!(h.chat.named_count(), 0);
+    // Answers for clients long gone change nothing.
+    while !h.jobs.is_empty() {
+        h.answer_hash(0, false);
+    }
+    assert_eq!(h.chat.client_count(), 0);
     // The log writer catches up: every line is written, lost or counted.
     h.log.drain();
 });

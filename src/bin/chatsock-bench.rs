@@ -71,6 +71,11 @@ messages each; every receiver records each message's first arrival.
                     receiver has shown after MS ms (default 250)
   --len L           message length in characters (default 100)
   --room ROOM       room to join (default general)
+  --logins L        while the viewers chat, L more clients log in to
+                    accounts (login0 .. login(L-1), registered first if they
+                    are not), spread evenly over the first --login-secs
+                    (default 1) of the measurement; reports their login
+                    times (each includes one argon2id check)
 idle: N clients log in with distinct names, join rooms round-robin and sit.
   --rooms A,B       rooms to spread clients over (default general,games)
   --hold SECS       stay connected this long after measuring (default 0)
@@ -170,6 +175,10 @@ struct Args {
     /// `--tls`: clients speak TLS, trusting the certificate in `cafile`.
     tls: Option<Arc<rustls::ClientConfig>>,
     cafile: String,
+    /// fanout: accounts to log in to during the measurement.
+    logins: usize,
+    /// fanout: the time the logins are spread over.
+    login_secs: f64,
 }
 
 impl Args {
@@ -225,6 +234,8 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         char_mode: false,
         tls: None,
         cafile: "chatsock-cert.pem".into(),
+        logins: 0,
+        login_secs: 1.0,
     };
     let mut want_tls = false;
     let mut have_addr = false;
@@ -267,6 +278,8 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--window" => a.window = (num(flag)? as u32).max(1),
             "--ack-timeout" => a.ack_timeout = Duration::from_secs_f64(num(flag)? / 1000.0),
             "--len" => a.len = num(flag)? as usize,
+            "--logins" => a.logins = num(flag)? as usize,
+            "--login-secs" => a.login_secs = num(flag)?.max(0.001),
             "--pid" => a.pid = Some(num(flag)? as u32),
             "--room" | "--rooms" => {
                 a.rooms = value
@@ -1278,6 +1291,120 @@ impl Bench {
     }
 }
 
+// ---- logins -------------------------------------------------------------
+
+/// Clients that log in to accounts, on their own thread with blocking
+/// sockets (they are few; the viewers' loop stays as it is).
+mod logins {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::{Duration, Instant};
+
+    /// The password of every bench account (never printed).
+    const PASSWORD: &str = "bench-password";
+
+    fn name(i: usize) -> String {
+        format!("login{i}")
+    }
+
+    /// Reads until the received text contains one of `needles`; returns
+    /// its index.
+    fn wait(s: &mut TcpStream, buf: &mut Vec<u8>, needles: &[&str]) -> Result<usize, String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(i) = needles
+                .iter()
+                .position(|n| buf.windows(n.len()).any(|w| w == n.as_bytes()))
+            {
+                buf.clear();
+                return Ok(i);
+            }
+            if Instant::now() > deadline {
+                return Err(format!("login client: no {needles:?} within 30 s"));
+            }
+            let mut chunk = [0u8; 4096];
+            match s.read(&mut chunk) {
+                Ok(0) => return Err(format!("login client: closed before {needles:?}")),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => return Err(format!("login client: {e}")),
+            }
+        }
+    }
+
+    fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
+        let s = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(1)))
+            .map_err(|e| e.to_string())?;
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    }
+
+    fn send(s: &mut TcpStream, line: &str) -> Result<(), String> {
+        s.write_all(format!("{line}\r\n").as_bytes())
+            .map_err(|e| format!("send: {e}"))
+    }
+
+    /// Registers accounts login0 .. login(n-1) that do not exist yet.
+    pub fn register(addr: SocketAddr, n: usize) -> Result<(), String> {
+        for i in 0..n {
+            let mut s = connect(addr)?;
+            let mut buf = Vec::new();
+            wait(&mut s, &mut buf, &["Enter a username: "])?;
+            send(&mut s, &name(i))?;
+            let found = wait(
+                &mut s,
+                &mut buf,
+                &["Password for ", "You are now connected as"],
+            )?;
+            if found == 1 {
+                send(&mut s, &format!(":register {PASSWORD}"))?;
+                if wait(
+                    &mut s,
+                    &mut buf,
+                    &["You registered", "could not", "not accepted"],
+                )? != 0
+                {
+                    return Err("registering a bench account failed (see the server's log)".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Logs in to the n accounts, one every `secs / n` seconds, each on
+    /// its own thread; returns each login's time from connect to
+    /// `You are now connected`.
+    pub fn storm(addr: SocketAddr, n: usize, secs: f64) -> Result<Vec<Duration>, String> {
+        let start = Instant::now();
+        let threads: Vec<_> = (0..n)
+            .map(|i| {
+                let at = start + Duration::from_secs_f64(secs * i as f64 / n as f64);
+                std::thread::spawn(move || -> Result<Duration, String> {
+                    std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                    let t = Instant::now();
+                    let mut s = connect(addr)?;
+                    let mut buf = Vec::new();
+                    wait(&mut s, &mut buf, &["Enter a username: "])?;
+                    send(&mut s, &name(i))?;
+                    wait(&mut s, &mut buf, &["Password for "])?;
+                    send(&mut s, PASSWORD)?;
+                    wait(&mut s, &mut buf, &["You are now connected as"])?;
+                    Ok(t.elapsed())
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .map_err(|_| "a login thread panicked".to_string())?
+            })
+            .collect()
+    }
+}
+
 // ---- modes ------------------------------------------------------------
 
 fn fmt_us(ns: u64) -> String {
@@ -1290,6 +1417,15 @@ fn run_fanout(args: Args) -> Result<(), String> {
     let mut events = Events::with_capacity(4096);
     let pid = args.pid.map(|p| p.to_string());
     let hwm_reset = args.pid.is_some_and(reset_peak_rss);
+    if args.logins > 0 {
+        let t = Instant::now();
+        logins::register(args.addr, args.logins)?;
+        eprintln!(
+            "chatsock-bench: {} accounts ready in {:.2} s",
+            args.logins,
+            t.elapsed().as_secs_f64()
+        );
+    }
     let login = b.login_all(&mut events)?;
     eprintln!(
         "chatsock-bench: {} clients in the chat view of '{}' in {:.2} s",
@@ -1337,6 +1473,10 @@ fn run_fanout(args: Args) -> Result<(), String> {
         fan.last_progress = t0;
     }
     let expected_pairs = args.n * s;
+    let storm = (args.logins > 0).then(|| {
+        let (addr, n, secs) = (args.addr, args.logins, args.login_secs);
+        std::thread::spawn(move || logins::storm(addr, n, secs))
+    });
     loop {
         b.pump_senders()?;
         let Some(fan) = b.fan.as_ref() else {
@@ -1375,6 +1515,10 @@ fn run_fanout(args: Args) -> Result<(), String> {
     }
     let cpu1 = pid.as_deref().and_then(cpu_seconds);
     let self_cpu1 = cpu_seconds("self");
+    let login_times = match storm {
+        Some(t) => Some(t.join().map_err(|_| "the login thread panicked")??),
+        None => None,
+    };
     let fan = b.fan.as_ref().ok_or("no fan-out state")?;
     let secs = fan
         .last_delivery
@@ -1464,6 +1608,29 @@ fn run_fanout(args: Args) -> Result<(), String> {
         fmt_us(fan.hist.quantile(0.99)),
         fmt_us(fan.hist.max)
     );
+    if let Some(mut times) = login_times {
+        times.sort();
+        let at = |q: f64| {
+            let i = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1;
+            times.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        println!(
+            "RESULT mode=logins logins={} over_s={} login_p50_ms={:.1} login_max_ms={:.1} viewer_p99_us={}",
+            times.len(),
+            args.login_secs,
+            at(0.5),
+            at(1.0),
+            fmt_us(fan.hist.quantile(0.99)),
+        );
+        println!(
+            "  {} logins (name, password, argon2id check) spread over {} s during it: \
+             each took p50 {:.1} ms, max {:.1} ms",
+            times.len(),
+            args.login_secs,
+            at(0.5),
+            at(1.0)
+        );
+    }
     println!(
         "  {:.1} bytes received per delivery: {} for the {} non-senders (each line an \
          incremental update), {} for the {s} senders ({} mode)",

@@ -9,6 +9,9 @@ use crate::text::char_len;
 /// shared; viewers beyond that many layouts get their own rendering.
 const LAYOUT_CACHE: usize = 8;
 
+/// What a muted user is told instead of sending.
+pub(super) const MUTED: &str = "You are muted: your message reached nobody.";
+
 impl Chat {
     pub(super) fn chat_view_line(&mut self, id: ClientId, text: &str) {
         // In line mode the client's terminal echoed what was typed on the
@@ -84,6 +87,10 @@ impl Chat {
 
     /// A message from `id` to its room or DM.
     fn send_message(&mut self, id: ClientId, text: &str) {
+        if self.muted(id) {
+            self.view_push_one(id, view::server_line(self.cfg.username_limit, MUTED));
+            return;
+        }
         if let Some(msg) = self.over_limit(text) {
             self.view_push_one(id, view::server_line(self.cfg.username_limit, &msg));
             return;
@@ -96,6 +103,14 @@ impl Chat {
 
     /// `:me ACTION`: `* NAME ACTION` to the room or DM.
     pub(super) fn me(&mut self, id: ClientId, action: &str) {
+        if self.muted(id) {
+            // The palette's caller draws the prompt after this.
+            return if self.state(id) == Some(State::ChatView) {
+                self.view_push_one(id, view::server_line(self.cfg.username_limit, MUTED));
+            } else {
+                self.write(id, format!("{MUTED}\r\n"));
+            };
+        }
         let Some(name) = self.client(id).and_then(|c| c.name.clone()) else {
             return;
         };

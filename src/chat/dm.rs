@@ -52,6 +52,9 @@ impl Chat {
     /// `:msg USER TEXT` (and `:r`): one DM line to USER from wherever the
     /// sender is; the sender sees it as `[DM to USER]: TEXT`.
     pub(super) fn msg(&mut self, id: ClientId, user: &str, text: &str) {
+        if self.muted(id) {
+            return self.reply(id, &[super::chatview::MUTED]);
+        }
         let Some(p) = self.dm_partner(id, user) else {
             return;
         };

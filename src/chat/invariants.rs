@@ -56,6 +56,27 @@ impl Chat {
                 if self.names.get(&names::key(n)) != Some(&id) {
                     return Err(format!("client {id} name not registered"));
                 }
+                // SPEC §11: a registered name is held only by logging in
+                // to it, and a banned account never gets in.
+                let key = names::key(n);
+                let registered = self.auth.accounts.contains_key(&key);
+                if registered != c.account {
+                    return Err(format!(
+                        "client {id} ({n}) is {} but the name is {}",
+                        if c.account { "logged in" } else { "a guest" },
+                        if registered {
+                            "registered"
+                        } else {
+                            "not registered"
+                        }
+                    ));
+                }
+                if c.account && c.state != State::Closed && self.account_ban(&key).is_some() {
+                    return Err(format!("client {id} ({n}) is in on a banned account"));
+                }
+            }
+            if c.busy != self.job_for(id) {
+                return Err(format!("client {id} busy without a job, or the reverse"));
             }
         }
         let named = self

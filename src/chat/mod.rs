@@ -7,22 +7,30 @@
 
 //! # Layout
 //!
-//! - `outbox`: what the core asks of the shell (writes, closes, timers).
+//! - `outbox`: what the core asks of the shell (writes, closes, timers,
+//!   hash jobs, saving the accounts file).
 //! - `names`: choosing a username: the rules and the name key.
+//! - `accounts`: logging in, `:register`, `:passwd`, `:unregister`, the
+//!   failed-login limits (SPEC §11).
+//! - `moderation`: `:kick`, `:mute`, `:ban`, `:unban` for ops.
 //! - `palette`: the command palette's commands.
 //! - `rooms`: joining and leaving rooms, their notices.
 //! - `dm`: direct messages.
 //! - `chatview`: the chat view: messages, histories, redraws.
 //! - `invariants`: the checks tests and the session fuzzer run.
 
+mod accounts;
 mod chatview;
 mod dm;
 mod invariants;
+mod moderation;
 mod names;
 mod outbox;
 mod palette;
 mod rooms;
 
+pub use accounts::{Link, FAILS_PER_MINUTE, WRONG_PASSWORDS};
+pub use names::{check as check_name, key as name_key, Refusal};
 pub use outbox::{Chunk, ClientId, Outbox, Timer, TimerKind};
 pub use rooms::{constant_time_eq, NOTICE_BURST, NOTICE_EVERY};
 
@@ -30,13 +38,18 @@ use crate::config::Config;
 use crate::text::sanitize;
 use crate::view::{self, HistLine, Label, Layout};
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    Connecting { dots: u8 },
+    Connecting {
+        dots: u8,
+    },
     Naming,
+    /// At `Password for NAME: ` (the name is in `Client::login`).
+    Password,
     Palette,
     ChatView,
     ConfirmQuit,
@@ -84,6 +97,18 @@ struct Client {
     notice_at: Duration,
     /// When the client last sent a line (for `idleTimeout`).
     last_line: Secs,
+    /// How it reached the server (the plaintext-password rule).
+    link: Link,
+    /// Its address, keyed as `maxClientsPerIp` counts it (bans, limits).
+    ip: IpAddr,
+    /// It holds its name by logging in to the account of that name.
+    account: bool,
+    /// A hash job of its own is out: its input waits.
+    busy: bool,
+    /// Wrong passwords on this connection.
+    wrong: u8,
+    /// The account it is logging in to, at the password prompt.
+    login: Option<Box<str>>,
 }
 
 /// A time on the core's clock to the second: 4 bytes where a `Duration`
@@ -179,6 +204,8 @@ pub struct Chat {
     now: Duration,
     /// Unix time when that clock started ([`Chat::set_wall_clock`]).
     wall_start: u64,
+    /// Accounts, bans, mutes, hash jobs and login limits.
+    auth: accounts::Auth,
     /// Requests for the shell; drain after every call.
     pub out: Outbox,
 }
@@ -201,6 +228,7 @@ impl Chat {
                 seq: 0,
             })
             .collect();
+        let accounts_on = !cfg.accounts.is_empty();
         Chat {
             cfg,
             version,
@@ -211,6 +239,7 @@ impl Chat {
             shutting_down: false,
             now: Duration::ZERO,
             wall_start: 0,
+            auth: accounts::Auth::new(accounts_on),
             out: Outbox::default(),
         }
     }
@@ -264,8 +293,14 @@ impl Chat {
     pub fn wants_input(&self, id: ClientId) -> bool {
         matches!(
             self.client(id).map(|c| c.state),
-            Some(State::Naming | State::Palette | State::ChatView | State::ConfirmQuit)
-        )
+            Some(
+                State::Naming
+                    | State::Password
+                    | State::Palette
+                    | State::ChatView
+                    | State::ConfirmQuit
+            )
+        ) && self.client(id).is_some_and(|c| !c.busy)
     }
 
     /// The full chat-view frame for a client that is viewing, to replace
@@ -392,6 +427,12 @@ impl Chat {
         match self.state(id) {
             Some(State::ConfirmQuit) => QUIT_PROMPT.to_string(),
             Some(State::Naming) => USERNAME_PROMPT.to_string(),
+            Some(State::Password) => format!(
+                "Password for {}: ",
+                self.client(id)
+                    .and_then(|c| c.login.as_deref())
+                    .unwrap_or("")
+            ),
             Some(State::ChatView) => Self::VIEW_PROMPT.to_string(),
             _ => view::prompt_unread(self.label(id), self.client(id).map_or(0, |c| c.unread)),
         }
@@ -402,7 +443,10 @@ impl Chat {
     fn write_prompt(&mut self, id: ClientId) {
         let text = self.prompt(id).into_boxed_str();
         let view = self.state(id) == Some(State::ChatView);
-        self.out.writes.push((id, Chunk::Prompt { text, view }));
+        let secret = self.state(id) == Some(State::Password);
+        self.out
+            .writes
+            .push((id, Chunk::Prompt { text, view, secret }));
     }
 
     /// Replies with `lines` (each ended by CRLF) and the palette prompt; in
@@ -428,8 +472,8 @@ impl Chat {
 
     // ---- events -------------------------------------------------------
 
-    /// A new connection with key `id` was accepted.
-    pub fn connect(&mut self, id: ClientId) {
+    /// A new connection with key `id` was accepted from `ip`, over `link`.
+    pub fn connect(&mut self, id: ClientId, link: Link, ip: IpAddr) {
         if self.clients.len() <= id {
             self.clients.resize_with(id + 1, || None);
         }
@@ -452,6 +496,12 @@ impl Chat {
             notice_tokens: NOTICE_BURST,
             notice_at: self.now,
             last_line: self.now.into(),
+            link,
+            ip: self.cfg.ip_key(ip),
+            account: false,
+            busy: false,
+            wrong: 0,
+            login: None,
         });
         if self.cfg.name_timeout > 0 {
             self.out.timers.push(Timer {
@@ -530,7 +580,10 @@ impl Chat {
                     self.close(id, "idle timeout");
                 }
             }
-            (TimerKind::NameTimeout, State::Connecting { .. } | State::Naming) => {
+            (
+                TimerKind::NameTimeout,
+                State::Connecting { .. } | State::Naming | State::Password,
+            ) => {
                 self.write(id, "\r\nYou took too long to pick a username. Goodbye!\r\n");
                 self.close(id, "name timeout");
             }
@@ -542,8 +595,11 @@ impl Chat {
     /// `:quit` confirmation (from the chat view too); at the username prompt
     /// it disconnects; at the confirmation it means no.
     pub fn interrupt(&mut self, id: ClientId) {
+        if self.client(id).is_some_and(|c| c.busy) {
+            return;
+        }
         match self.state(id) {
-            Some(State::Naming) => {
+            Some(State::Naming | State::Password) => {
                 self.write(id, "\r\nDisconnecting. Goodbye!\r\n");
                 self.close(id, "quit");
             }
@@ -624,6 +680,7 @@ impl Chat {
         let text = sanitize(raw);
         match self.state(id) {
             Some(State::Naming) => self.choose_name(id, text.trim()),
+            Some(State::Password) => self.password_line(id, text.trim()),
             Some(State::Palette) => self.palette(id, text.trim()),
             Some(State::ChatView) => self.chat_view_line(id, &text),
             Some(State::ConfirmQuit) => {
@@ -724,6 +781,7 @@ impl Chat {
         let Some(c) = self.client_mut(id) else { return };
         let watchers = std::mem::take(&mut c.dm_watchers);
         let name = c.name.take();
+        c.login = None;
         c.history = VecDeque::new();
         if let Some(name) = name {
             self.names.remove(&names::key(&name));
@@ -758,5 +816,7 @@ impl Chat {
     }
 }
 
+#[cfg(test)]
+mod account_tests;
 #[cfg(test)]
 mod tests;

@@ -43,22 +43,25 @@ const NOT_ALLOWED: &str = "That username is not allowed, please pick another one
 /// The key a username is registered and looked up under: the UTS #39
 /// skeleton of the lower-cased name, so names that look alike (`Alice`,
 /// `аlice` with a Cyrillic а, `ａｌｉｃｅ`, `e` + U+0301 and `é`) share one.
-pub(crate) fn key(name: &str) -> String {
+pub fn key(name: &str) -> String {
     // The skeleton normalises (NFD) before and after its mapping.
     skeleton(&name.to_lowercase()).collect()
 }
 
 /// Why a username is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
+pub enum Refusal {
+    /// Over `usernameLimit`.
     TooLong,
+    /// Characters or a form no name may have.
     NotAllowed,
+    /// It looks like a name in use.
     Taken,
 }
 
 impl Refusal {
     /// The reply the user gets.
-    pub(crate) fn reply(self) -> &'static str {
+    pub fn reply(self) -> &'static str {
         match self {
             Refusal::TooLong => TOO_LONG,
             Refusal::NotAllowed => NOT_ALLOWED,
@@ -70,11 +73,7 @@ impl Refusal {
 /// Checks a typed username (sanitised, trimmed, not empty) against the
 /// rules of this module; `in_use` says whether a key belongs to someone.
 /// Returns the name to store: its NFC form.
-pub(crate) fn check(
-    typed: &str,
-    limit: usize,
-    in_use: impl Fn(&str) -> bool,
-) -> Result<String, Refusal> {
+pub fn check(typed: &str, limit: usize, in_use: impl Fn(&str) -> bool) -> Result<String, Refusal> {
     let name: String = typed.nfc().collect();
     if char_len(&name) > limit {
         return Err(Refusal::TooLong);
@@ -131,8 +130,14 @@ impl Chat {
             self.write_prompt(id);
             return;
         }
+        // A registered name is free for its owner's login (in any case);
+        // a different name that looks like it is taken.
+        let nfc: String = typed.nfc().collect::<String>().to_lowercase();
         let checked = check(typed, self.cfg.username_limit, |k| {
             self.names.contains_key(k)
+                || self
+                    .account_name(k)
+                    .is_some_and(|a| a.to_lowercase() != nfc)
         });
         let name = match checked {
             Ok(name) => name,
@@ -142,10 +147,33 @@ impl Chat {
                 return;
             }
         };
-        self.names.insert(key(&name), id);
+        if let Some(account) = self.account_name(&key(&name)).map(str::to_string) {
+            self.ask_password(id, account);
+            return;
+        }
+        let ban = self
+            .client(id)
+            .and_then(|c| self.address_ban(c.ip))
+            .map(|b| b.until);
+        if let Some(until) = ban {
+            let msg = format!(
+                "Your address is banned{}: only accounts can log in from it.",
+                self.ban_left(until)
+            );
+            self.write(id, format!("{msg}\r\n"));
+            self.write_prompt(id);
+            return;
+        }
+        self.take_name(id, &name, false);
+    }
+
+    /// The client is `name` from now on (`account`: logged in to it).
+    pub(super) fn take_name(&mut self, id: ClientId, name: &str, account: bool) {
+        self.names.insert(key(name), id);
         if let Some(c) = self.client_mut(id) {
-            c.name = Some(Rc::from(name.as_str()));
+            c.name = Some(Rc::from(name));
             c.state = State::Palette;
+            c.account = account;
         }
         self.out.named.push(id);
         if self.cfg.idle_timeout > 0 {
@@ -158,7 +186,12 @@ impl Chat {
             });
         }
         let hello = format!("You are now connected as '{name}'.");
-        self.reply(id, &[&hello, "Type :help to see what you can do."]);
+        let hint = if account {
+            "You are logged in to your account. Type :help to see what you can do."
+        } else {
+            "Type :help to see what you can do."
+        };
+        self.reply(id, &[&hello, hint]);
     }
 }
 

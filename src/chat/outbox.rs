@@ -1,6 +1,7 @@
 //! What the core asks of the shell: bytes to write, connections to close,
 //! timers to set, names to log.
 
+use crate::accounts::hash::HashJob;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ pub enum Chunk {
         text: Box<str>,
         /// It is the chat view's input row (not a palette prompt).
         view: bool,
+        /// What is typed after it is a password: shown as `*` in
+        /// character mode and kept out of the input history.
+        secret: bool,
     },
 }
 
@@ -74,4 +78,18 @@ pub struct Outbox {
     /// Clients that set their terminal size with `:size` (cols, rows), for
     /// the shell's terminal layer.
     pub resized: Vec<(ClientId, u16, u16)>,
+    /// Passwords to hash or check; answer each with [`Chat::hashed`]
+    /// (in any order, later).
+    ///
+    /// [`Chat::hashed`]: super::Chat::hashed
+    pub hash_jobs: Vec<HashJob>,
+    /// The accounts changed: write [`Chat::accounts_text`] to the accounts
+    /// file and report how it went with [`Chat::saved`].
+    ///
+    /// [`Chat::accounts_text`]: super::Chat::accounts_text
+    /// [`Chat::saved`]: super::Chat::saved
+    pub save: bool,
+    /// Lines for the operational log (names and actions, never message
+    /// text or passwords), without the `chatsock: ` prefix.
+    pub logs: Vec<String>,
 }

@@ -133,6 +133,14 @@ impl Chat {
                 self.reply(id, &[msg]);
             }
             Ok(Command::Whois { user }) => self.whois(id, &user),
+            Ok(Command::Register { password }) => self.register(id, &password),
+            Ok(Command::Passwd { old, new }) => self.passwd(id, &old, &new),
+            Ok(Command::Unregister { password }) => self.unregister(id, &password),
+            Ok(Command::Kick { user, reason }) => self.kick(id, &user, reason.as_deref()),
+            Ok(Command::Mute { user, minutes }) => self.mute(id, &user, minutes),
+            Ok(Command::Unmute { user }) => self.unmute(id, &user),
+            Ok(Command::Ban { user, minutes }) => self.ban(id, &user, minutes),
+            Ok(Command::Unban { user }) => self.unban(id, &user),
             Ok(Command::Msg { user, text }) => self.msg(id, &user, &text),
             Ok(Command::Reply { text }) => {
                 let to = self.client(id).and_then(|c| c.last_dm_from.clone());
@@ -213,8 +221,9 @@ impl Chat {
             Place::Room(r) if self.rooms[r].public => format!(", in room '{}'", self.rooms[r].name),
             _ => String::new(),
         };
+        let who = if c.account { "registered" } else { "guest" };
         let msg = format!(
-            "{name}: online since {:02}:{:02} UTC ({online} min){place}, guest, idle {idle} min.",
+            "{name}: online since {:02}:{:02} UTC ({online} min){place}, {who}, idle {idle} min.",
             start / 60,
             start % 60
         );

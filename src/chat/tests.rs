@@ -2,6 +2,9 @@
 
 use super::rooms::NO_SUCH_ROOM;
 use super::*;
+use std::net::Ipv4Addr;
+
+const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 fn config(extra: &str) -> Config {
     let delay = if extra.contains("connectionTimeout") {
@@ -44,7 +47,7 @@ impl T {
     }
 
     fn user(&mut self, id: ClientId, name: &str) {
-        self.chat.connect(id);
+        self.chat.connect(id, Link::PlainLoopback, LOOPBACK);
         self.chat.line(id, name.as_bytes());
         assert!(self.out(id).contains("You are now connected as"));
     }
@@ -59,7 +62,7 @@ impl T {
 #[test]
 fn connection_delay_sends_five_dots_then_banner() {
     let mut t = T::new("connectionTimeout: true");
-    t.chat.connect(0);
+    t.chat.connect(0, Link::PlainLoopback, LOOPBACK);
     assert_eq!(t.out(0), "\r\nConnecting you");
     assert!(!t.chat.wants_input(0));
     for i in 0..5 {
@@ -76,10 +79,10 @@ fn connection_delay_sends_five_dots_then_banner() {
 #[test]
 fn stale_timer_does_not_hit_a_reused_key() {
     let mut t = T::new("connectionTimeout: true");
-    t.chat.connect(0);
+    t.chat.connect(0, Link::PlainLoopback, LOOPBACK);
     let old = t.chat.out.timers[0];
     t.chat.disconnect(0);
-    t.chat.connect(0);
+    t.chat.connect(0, Link::PlainLoopback, LOOPBACK);
     t.out(0);
     t.chat.timer(0, old.gen, TimerKind::NameTimeout);
     assert!(t.chat.out.closes.is_empty());
@@ -89,7 +92,7 @@ fn stale_timer_does_not_hit_a_reused_key() {
 fn username_rules() {
     let mut t = T::new("");
     t.user(0, "Alice");
-    t.chat.connect(1);
+    t.chat.connect(1, Link::PlainLoopback, LOOPBACK);
     t.out(1);
     assert!(t.say(1, "alice").contains("That username is taken"));
     assert!(t
@@ -105,7 +108,7 @@ fn username_rules() {
 fn look_alikes_of_a_name_online_are_taken() {
     let mut t = T::new("");
     t.user(0, "alice");
-    t.chat.connect(1);
+    t.chat.connect(1, Link::PlainLoopback, LOOPBACK);
     t.out(1);
     for name in [
         "\u{430}lice", // Cyrillic а
@@ -129,7 +132,7 @@ fn look_alikes_of_a_name_online_are_taken() {
 fn invisible_unassigned_and_markless_names_are_not_allowed() {
     let mut t = T::new("");
     t.user(0, "alice");
-    t.chat.connect(1);
+    t.chat.connect(1, Link::PlainLoopback, LOOPBACK);
     t.out(1);
     for name in [
         "alice\u{fff9}",
@@ -152,7 +155,7 @@ fn names_are_stored_in_nfc_and_collide_so() {
     let mut t = T::new("");
     t.user(0, "e\u{301}va");
     assert_eq!(t.chat.name(0), Some("\u{e9}va"));
-    t.chat.connect(1);
+    t.chat.connect(1, Link::PlainLoopback, LOOPBACK);
     t.out(1);
     assert!(t.say(1, "\u{e9}va").contains("taken"));
     assert!(t.say(1, "\u{c9}VA").contains("taken"));
@@ -169,7 +172,7 @@ fn ordinary_names_in_any_script_are_allowed() {
         .into_iter()
         .enumerate()
     {
-        t.chat.connect(i);
+        t.chat.connect(i, Link::PlainLoopback, LOOPBACK);
         let o = t.say(i, name);
         assert!(o.contains(&format!("connected as '{name}'")), "{name}: {o}");
     }
@@ -397,7 +400,7 @@ fn constant_time_eq_compares() {
 #[test]
 fn client_still_connecting_at_shutdown_is_told_and_closed_not_welcomed() {
     let mut t = T::new("connectionTimeout: true");
-    t.chat.connect(0);
+    t.chat.connect(0, Link::PlainLoopback, LOOPBACK);
     let gen = t.chat.out.timers[0].gen;
     t.out(0);
     t.chat.shutdown_notice();
@@ -505,7 +508,7 @@ fn idle_timeout_zero_sets_no_timer() {
 fn tab_completion_in_a_server_of_ten_thousand_users_is_one_pass() {
     let mut t = T::new("usernameLimit: 6, maxClients: 0");
     for id in 0..10_000 {
-        t.chat.connect(id);
+        t.chat.connect(id, Link::PlainLoopback, LOOPBACK);
         t.chat.line(id, format!("u{id}").as_bytes());
     }
     t.chat.out = Outbox::default();

@@ -275,13 +275,22 @@ impl Server {
     pub(super) fn start_session(&mut self, key: usize) {
         // The telnet offer first (erased at once for a client that does
         // not speak telnet), then whatever the core says.
-        if let Some(conn) = self.conns.get_mut(key) {
-            let greeting = conn.term.greeting();
-            if !greeting.is_empty() && conn.queue(greeting, usize::MAX, &mut self.pool) {
-                self.mark_dirty(key);
-            }
+        let Some(conn) = self.conns.get_mut(key) else {
+            return;
+        };
+        let greeting = conn.term.greeting();
+        let dirty = !greeting.is_empty() && conn.queue(greeting, usize::MAX, &mut self.pool);
+        // The core decides where passwords may come from (SPEC §11).
+        let ip = conn.addr.ip();
+        let link = match &conn.transport {
+            Transport::Tls(_) => Link::Tls,
+            Transport::Plain if ip.is_loopback() => Link::PlainLoopback,
+            Transport::Plain => Link::PlainRemote,
+        };
+        if dirty {
+            self.mark_dirty(key);
         }
-        self.chat.connect(key);
+        self.chat.connect(key, link, ip);
         self.apply();
         self.drive(key);
     }

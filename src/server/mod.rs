@@ -2,7 +2,10 @@
 //! client in a `Slab<Conn>`, with a timer queue; it moves bytes and time
 //! between sockets and the chat core.
 
-use crate::chat::{Chat, Chunk, ClientId, Outbox, Timer, TimerKind};
+use crate::accounts::hash::{HashAnswer, Hasher, Worker};
+use crate::accounts::store::Disk;
+use crate::accounts::AccountsFile;
+use crate::chat::{Chat, Chunk, ClientId, Link, Outbox, Timer, TimerKind};
 use crate::config::Config;
 mod conn;
 mod listen;
@@ -25,6 +28,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 const SIGNALS: Token = Token(usize::MAX);
+/// The hashing worker has answers (below the listeners' tokens).
+const WAKER: Token = Token(LISTENERS - MAX_LISTENERS - 1);
 /// Listener `i` has token `LISTENERS - i`; client tokens are slab keys,
 /// far below.
 const LISTENERS: usize = usize::MAX - 1;
@@ -117,14 +122,29 @@ struct Server {
     started: Instant,
     shutdown: bool,
     done: bool,
+    /// The password-hashing thread (accounts on).
+    worker: Option<Worker>,
+    /// The accounts file (accounts on).
+    disk: Option<Disk>,
 }
 
-/// Serves `listeners` with `config` until a shutdown completes; each
-/// request from `shutdown` is one signal (the second ends the grace).
+/// The accounts file as read at start.
+#[derive(Debug)]
+pub struct Accounts {
+    /// Where it is.
+    pub path: std::path::PathBuf,
+    /// What it held (empty if it did not exist yet).
+    pub file: AccountsFile,
+}
+
+/// Serves `listeners` with `config` (and `accounts`, when they are on)
+/// until a shutdown completes; each request from `shutdown` is one signal
+/// (the second ends the grace).
 pub fn run(
     mut listeners: Vec<Listener>,
     mut shutdown: Shutdown,
     config: Config,
+    accounts: Option<Accounts>,
     version: &'static str,
 ) -> io::Result<()> {
     let poll = Poll::new()?;
@@ -136,10 +156,20 @@ pub fn run(
             .register(&mut l.socket, Token(LISTENERS - i), Interest::READABLE)?;
     }
     shutdown.register(poll.registry(), SIGNALS)?;
+    let mut chat = Chat::new(config, version);
+    let (worker, disk) = match accounts {
+        Some(Accounts { path, file }) => {
+            chat.load_accounts(file);
+            let waker = std::sync::Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+            let worker = Worker::spawn(Hasher::owasp(), waker)?;
+            (Some(worker), Some(Disk::new(path)))
+        }
+        None => (None, None),
+    };
     let mut server = Server {
         poll,
         listeners,
-        chat: Chat::new(config, version),
+        chat,
         conns: Slab::new(),
         accepting: Accepting::new(),
         timers: BinaryHeap::new(),
@@ -153,12 +183,20 @@ pub fn run(
         started: Instant::now(),
         shutdown: false,
         done: false,
+        worker,
+        disk,
     };
     // The core's clock starts now; `HH:MM` stamps need the wall clock too.
     let unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     server.chat.set_wall_clock(unix);
+    // Plain clients told not to send passwords are told where to go.
+    let tls_port = server.listeners.iter().find_map(|l| match l.kind {
+        TransportKind::Tls(_) => l.socket.local_addr().ok().map(|a| a.port()),
+        TransportKind::Plain => None,
+    });
+    server.chat.set_tls_port(tls_port);
     let mut events = Events::with_capacity(1024);
     while !server.done {
         let timeout = if server.again.is_empty() {
@@ -181,6 +219,7 @@ pub fn run(
                 Token(t) if t > LISTENERS - MAX_LISTENERS && t != SIGNALS.0 => {
                     server.accept(LISTENERS - t)
                 }
+                WAKER => server.hash_answers(),
                 SIGNALS => {
                     for _ in 0..shutdown.take() {
                         server.signal();
@@ -392,6 +431,9 @@ impl Server {
             && out.timers.is_empty()
             && out.named.is_empty()
             && out.resized.is_empty()
+            && out.hash_jobs.is_empty()
+            && !out.save
+            && out.logs.is_empty()
         {
             return;
         }
@@ -408,7 +450,9 @@ impl Server {
             let bytes = match &chunk {
                 // The terminal draws the prompt, and in character mode the
                 // half-typed line after it.
-                Chunk::Prompt { text, view } => {
+                Chunk::Prompt { text, view, secret } => {
+                    // A password prompt: `*` for each key, no history.
+                    conn.term.set_secret(*secret);
                     self.prompt_buf.clear();
                     conn.term.prompt(text, *view, &mut self.prompt_buf);
                     &self.prompt_buf[..]
@@ -462,7 +506,49 @@ impl Server {
                 conn.name = Some(name.into());
             }
         }
+        for line in out.logs.drain(..) {
+            crate::log_err!("chatsock: {line}");
+        }
+        // The worker's queue is bounded: a job it cannot take now is
+        // answered `Busy` (the user is told to try again).
+        let mut busy = Vec::new();
+        for job in out.hash_jobs.drain(..) {
+            let refused = match &self.worker {
+                Some(w) => w.submit(job).err(),
+                None => Some(job),
+            };
+            if let Some(job) = refused {
+                busy.push(job.id);
+            }
+        }
+        let save = std::mem::take(&mut out.save);
         self.chat.out = out;
+        if save {
+            let text = self.chat.accounts_text();
+            let result = match &mut self.disk {
+                Some(disk) => disk.save(&text),
+                None => Err("accounts are off".into()),
+            };
+            self.chat.saved(result);
+        }
+        for job in &busy {
+            self.chat.hashed(*job, HashAnswer::Busy);
+        }
+        if save || !busy.is_empty() {
+            self.apply();
+        }
+    }
+
+    /// Hands the worker's answers to the core; each client answered may
+    /// have input waiting.
+    fn hash_answers(&mut self) {
+        while let Some((job, answer)) = self.worker.as_ref().and_then(Worker::answer) {
+            let client = self.chat.hashed(job, answer);
+            self.apply();
+            if let Some(id) = client {
+                self.drive(id);
+            }
+        }
     }
 
     fn fire_timers(&mut self) {

@@ -220,7 +220,8 @@ impl Editor {
     /// Enter: takes the line and adds it to the history.
     pub fn submit(&mut self) -> String {
         let line = self.take();
-        if !self.secret {
+        // A password never goes into the history (↑ would show it).
+        if !self.secret && !crate::command::holds_password(&line) {
             self.remember(&line);
         }
         line
@@ -798,6 +799,25 @@ mod tests {
         e.insert('!');
         assert_eq!(e.submit(), "three!");
         assert_eq!(e.history().last(), Some("three!"));
+    }
+
+    #[test]
+    fn passwords_never_reach_the_history() {
+        let mut e = Editor::new(100);
+        for l in [
+            ":list",
+            ":register hunter22",
+            ":PASSWD a b",
+            " :unregister x",
+        ] {
+            e.insert_text(l);
+            e.submit();
+        }
+        e.set_secret(true);
+        e.insert_text("typed at Password for");
+        assert_eq!(e.submit(), "typed at Password for");
+        e.set_secret(false);
+        assert_eq!(e.history().collect::<Vec<_>>(), [":list"]);
     }
 
     #[test]

@@ -35,6 +35,8 @@ impl Cfg {
         .set("host", "\"127.0.0.1\"")
         .set("connectionTimeout", "false")
         .set("floodRate", "0")
+        // No test writes an accounts file in the working directory.
+        .set("accounts", "\"\"")
         .set(
             "rooms",
             r#"{
@@ -94,6 +96,35 @@ pub fn temp_file(text: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("chatsock-test-{}-{n}.ron", std::process::id()));
     std::fs::write(&path, text).expect("write temp config");
     path
+}
+
+/// A fresh empty temporary directory.
+pub fn temp_dir() -> PathBuf {
+    let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("chatsock-test-{}-dir{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).expect("create temp dir");
+    path
+}
+
+impl Cfg {
+    /// Accounts on, kept in the file at `path`.
+    pub fn accounts(self, path: &std::path::Path) -> Cfg {
+        self.set("accounts", &format!("{:?}", path.display().to_string()))
+    }
+}
+
+impl Client {
+    /// Logs in to a registered account from a fresh connection: the name,
+    /// `Password for NAME: `, the password; waits for the palette prompt.
+    pub fn log_in(&mut self, name: &str, password: &str) {
+        self.expect("Enter a username: ");
+        self.send(name);
+        self.expect(&format!("Password for {name}: "));
+        self.send(password);
+        self.expect(&format!("You are now connected as '{name}'."));
+        self.expect("> ");
+    }
 }
 
 /// Path of the server binary under test.
