@@ -402,9 +402,26 @@ impl Editor {
         Completion::Done(Change::Redraw)
     }
 
-    /// Columns a character takes as shown (`*` for a password).
-    fn cols_of(&self, c: char) -> usize {
+    /// Where the hidden part of the line starts: all of it at a password
+    /// prompt; the arguments of `:register`, `:passwd` and `:unregister`
+    /// (so a password typed in the palette is not on the screen either).
+    fn mask_from(&self) -> Option<usize> {
         if self.secret {
+            return Some(0);
+        }
+        let head = self.line.trim_start_matches(' ');
+        if !head.starts_with(':') {
+            return None;
+        }
+        let word = head.find(char::is_whitespace)?;
+        let start = self.line.len() - head.len();
+        crate::command::holds_password(&head[..word]).then_some(start + word)
+    }
+
+    /// Columns the character `c` at byte `i` takes as shown (`*` where
+    /// hidden from `mask`).
+    fn cols_at(i: usize, c: char, mask: Option<usize>) -> usize {
+        if mask.is_some_and(|m| i >= m) {
             1
         } else {
             char_width(c)
@@ -414,10 +431,11 @@ impl Editor {
     /// The start of the character before `i`, with the zero-width marks
     /// that belong to it.
     fn prev(&self, i: usize) -> usize {
+        let mask = self.mask_from();
         let mut at = i;
         for (j, c) in self.line.get(..i).unwrap_or("").char_indices().rev() {
             at = j;
-            if self.cols_of(c) > 0 {
+            if Self::cols_at(j, c, mask) > 0 {
                 break;
             }
         }
@@ -431,8 +449,9 @@ impl Editor {
         let Some(_) = chars.next() else {
             return i;
         };
+        let mask = self.mask_from();
         for (j, c) in chars {
-            if self.cols_of(c) > 0 {
+            if Self::cols_at(i + j, c, mask) > 0 {
                 return i + j;
             }
         }
@@ -441,9 +460,10 @@ impl Editor {
 
     /// Whether `line[from..to]` takes at most `cols` columns (stops early).
     fn fits(&self, from: usize, to: usize, cols: usize) -> bool {
+        let mask = self.mask_from();
         let mut used = 0;
-        for c in self.line.get(from..to).unwrap_or("").chars() {
-            used += self.cols_of(c);
+        for (j, c) in self.line.get(from..to).unwrap_or("").char_indices() {
+            used += Self::cols_at(from + j, c, mask);
             if used > cols {
                 return false;
             }
@@ -452,8 +472,11 @@ impl Editor {
     }
 
     fn width_between(&self, from: usize, to: usize) -> usize {
+        let mask = self.mask_from();
         let s = self.line.get(from..to).unwrap_or("");
-        s.chars().map(|c| self.cols_of(c)).sum()
+        s.char_indices()
+            .map(|(j, c)| Self::cols_at(from + j, c, mask))
+            .sum()
     }
 
     /// Moves the scroll offset so the cursor is visible: none if the line
@@ -468,6 +491,7 @@ impl Editor {
             return;
         }
         let half = avail / 2;
+        let mask = self.mask_from();
         let mut used = 0;
         let mut at = self.cursor;
         for (j, c) in self
@@ -477,7 +501,7 @@ impl Editor {
             .char_indices()
             .rev()
         {
-            used += self.cols_of(c);
+            used += Self::cols_at(j, c, mask);
             if used > half {
                 break;
             }
@@ -518,8 +542,9 @@ impl Editor {
                     && self.line.is_char_boundary(self.echo_from);
                 if valid && self.fits(self.scroll, self.cursor, avail) {
                     let typed = self.line.get(self.echo_from..self.cursor).unwrap_or("");
-                    for c in typed.chars() {
-                        self.put(c, out);
+                    let mask = self.mask_from();
+                    for (j, c) in typed.char_indices() {
+                        Self::put(self.echo_from + j, c, mask, out);
                     }
                 } else {
                     self.redraw(screen, out);
@@ -571,17 +596,18 @@ impl Editor {
         }
         let avail = screen.avail();
         self.fix_scroll(avail);
+        let mask = self.mask_from();
         let mut used = 0;
         let mut end = self.scroll;
-        let mut rest = self.line.get(self.scroll..).unwrap_or("").chars();
-        for c in rest.by_ref() {
-            let w = self.cols_of(c);
+        let rest = self.line.get(self.scroll..).unwrap_or("");
+        for (j, c) in rest.char_indices() {
+            let w = Self::cols_at(self.scroll + j, c, mask);
             if used + w > avail {
                 break;
             }
             used += w;
             end += c.len_utf8();
-            self.put(c, out);
+            Self::put(self.scroll + j, c, mask, out);
         }
         out.extend_from_slice(b"\x1b[K");
         if end != self.cursor {
@@ -597,8 +623,8 @@ impl Editor {
         }
     }
 
-    fn put(&self, c: char, out: &mut Vec<u8>) {
-        let c = if self.secret { '*' } else { c };
+    fn put(i: usize, c: char, mask: Option<usize>, out: &mut Vec<u8>) {
+        let c = if mask.is_some_and(|m| i >= m) { '*' } else { c };
         let mut buf = [0; 4];
         out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
     }
@@ -849,6 +875,34 @@ mod tests {
         assert_eq!(shown(&out), "***");
         assert_eq!(e.submit(), "pw日");
         assert_eq!(e.history().count(), 0);
+    }
+
+    #[test]
+    fn the_arguments_of_password_commands_show_as_stars() {
+        let mut e = Editor::new(100);
+        let mut out = Vec::new();
+        for c in ":passwd old日 new".chars() {
+            let ch = e.insert(c).unwrap();
+            e.draw(ch, &screen(80), &mut out);
+        }
+        assert_eq!(shown(&out), ":passwd*********");
+        // A redraw (here: after moving left) hides them too, and the
+        // cursor counts one column per star.
+        out.clear();
+        let ch = e.left();
+        e.draw(ch, &screen(80), &mut out);
+        let ch = e.backspace();
+        e.draw(ch, &screen(80), &mut out);
+        assert_eq!(shown(&out), "\r\x1b[17C\r> :passwd********\x1b[K\r\x1b[16C");
+        assert_eq!(e.submit(), ":passwd old日 nw");
+        assert_eq!(e.history().count(), 0);
+        // Other commands, and the command word itself, show as typed.
+        out.clear();
+        for c in ":join x".chars() {
+            let ch = e.insert(c).unwrap();
+            e.draw(ch, &screen(80), &mut out);
+        }
+        assert_eq!(shown(&out), ":join x");
     }
 
     #[test]
