@@ -611,8 +611,9 @@ fn is_bidi(c: char) -> bool {
     matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}')
 }
 
-/// Whose join or leave a chat-view update announces, if it is one.
-fn notice_subject(bytes: &[u8]) -> Option<String> {
+/// Whose join (true) or leave (false) a chat-view update announces, if
+/// it is one.
+fn notice_subject(bytes: &[u8]) -> Option<(String, bool)> {
     let text = std::str::from_utf8(bytes).ok()?;
     // A notice wider than the viewer's terminal comes as several styled rows.
     let text = text.replace("\x1b[0m\r\n\x1b[41m\x1b[97m", "");
@@ -620,8 +621,11 @@ fn notice_subject(bytes: &[u8]) -> Option<String> {
     let line = &text[text.find(SERVER)? + SERVER.len()..];
     let line = &line[..line.find("\x1b[0m")?];
     line.strip_suffix(" joined the room.")
-        .or_else(|| line.strip_suffix(" left the room."))
-        .map(str::to_string)
+        .map(|name| (name.to_string(), true))
+        .or_else(|| {
+            line.strip_suffix(" left the room.")
+                .map(|name| (name.to_string(), false))
+        })
 }
 
 impl Harness {
@@ -714,7 +718,10 @@ impl Harness {
         }
         let out = std::mem::take(&mut self.chat.out);
         let mut sent = [0usize; CLIENTS];
-        let mut notices: Vec<*const u8> = Vec::new();
+        // One notice is rendered once per distinct terminal layout among
+        // the viewers, so it is counted once per event by what it says (an
+        // event causes at most one join and one leave per user).
+        let mut notices: Vec<(String, bool)> = Vec::new();
         for (id, chunk) in &out.writes {
             let id = *id;
             let Some(conn) = self.conns.get(id).and_then(Option::as_ref) else {
@@ -732,12 +739,12 @@ impl Harness {
                 panic!("after {what}: {c:?} reached {id} in {text:?}");
             }
             sent[id] += bytes.len();
-            // A notice goes to every viewer as one shared chunk.
+            // A notice goes to the viewers as shared chunks.
             if let Chunk::Shared(rc) = chunk {
-                if !notices.contains(&rc.as_ptr()) {
-                    notices.push(rc.as_ptr());
-                    if let Some(name) = notice_subject(rc) {
-                        self.spend_notice(&name, what);
+                if let Some(notice) = notice_subject(rc) {
+                    if !notices.contains(&notice) {
+                        self.spend_notice(&notice.0, what);
+                        notices.push(notice);
                     }
                 }
             }
