@@ -1,6 +1,7 @@
 //! Unit tests of accounts and moderation in the core (SPEC §11), with a
 //! cheap hasher answering hash jobs synchronously and a fake disk.
 
+use super::accounts::CHANGE_EVERY;
 use super::*;
 use crate::accounts::hash::{HashAnswer, HashOp, Hasher};
 use crate::accounts::store;
@@ -24,6 +25,12 @@ struct T {
 }
 
 impl T {
+    /// Moves the clock past the wait between two account changes.
+    fn after_change_wait(&mut self) {
+        let now = self.chat.now + Duration::from_secs(u64::from(CHANGE_EVERY));
+        self.chat.set_now(now);
+    }
+
     fn new(extra: &str) -> T {
         let accounts = if extra.contains("accounts:") {
             ""
@@ -344,8 +351,12 @@ fn a_failed_save_leaves_a_guest_and_no_account() {
     assert!(!t.chat.is_registered("alice"));
     assert!(!t.chat.logged_in(0));
     assert!(t.chat.out.logs.iter().any(|l| l.contains("not saved")));
-    // The disk works again: the next try succeeds.
+    // The disk works again: the next try succeeds (after the wait a
+    // change, even a failed one, costs).
     t.disk_fails = false;
+    let o = t.say(0, ":register hunter22");
+    assert!(o.contains("try again in 10 s"), "{o}");
+    t.after_change_wait();
     let o = t.say(0, ":register hunter22");
     assert!(o.contains("You registered 'alice'"), "{o}");
 }
@@ -354,17 +365,24 @@ fn a_failed_save_leaves_a_guest_and_no_account() {
 fn passwd_and_unregister() {
     let mut t = T::new("");
     t.registered(0, "alice", "hunter22");
+    // Each change rewrites the accounts file: one per CHANGE_EVERY.
+    let o = t.say(0, ":passwd hunter22 newpass99");
+    assert!(o.contains("You changed your account a moment ago"), "{o}");
+    t.after_change_wait();
     let o = t.say(0, ":passwd wrongone newpass99");
     assert!(o.contains("Wrong password."), "{o}");
     let o = t.say(0, ":passwd hunter22 short");
     assert!(o.contains("at least 8 characters"), "{o}");
+    // A wrong password or a short one wrote nothing, so no wait.
     let o = t.say(0, ":passwd hunter22 newpass99");
     assert!(o.contains("Your password was changed."), "{o}");
     // A failed save keeps the old password.
+    t.after_change_wait();
     t.disk_fails = true;
     let o = t.say(0, ":passwd newpass99 newpass00");
     assert!(o.contains("not changed"), "{o}");
     t.disk_fails = false;
+    t.after_change_wait();
     let o = t.say(0, ":unregister hunter22");
     assert!(o.contains("Wrong password."), "{o}");
     let o = t.say(0, ":unregister newpass99");

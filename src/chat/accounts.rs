@@ -43,6 +43,11 @@ const FAIL_WINDOW: u32 = 60;
 /// attacker does; the per-name limit, bounded by the accounts, is the one
 /// that protects an account).
 pub(super) const LIMITER_CAP: usize = 4096;
+/// Seconds between two account changes (`:register`, `:passwd`,
+/// `:unregister`) on one connection: each rewrites the whole accounts file
+/// on the loop thread (15-20 ms at 10,000 accounts, BENCHMARKS.md), so one
+/// client must not be able to ask for it at its flood rate.
+pub const CHANGE_EVERY: u32 = 10;
 /// The shortest password `:register` and `:passwd` accept, in characters.
 pub const MIN_PASSWORD: usize = 8;
 
@@ -404,14 +409,22 @@ impl Chat {
     /// (but for `:register`) an account: the refusal, if any.
     fn password_command_refusal(&self, id: ClientId, needs_account: bool) -> Option<String> {
         if !self.auth.on {
-            Some(ACCOUNTS_OFF.into())
+            return Some(ACCOUNTS_OFF.into());
         } else if !self.passwords_ok(id) {
-            Some(self.plaintext_refusal())
+            return Some(self.plaintext_refusal());
         } else if needs_account && !self.logged_in(id) {
-            Some(NOT_REGISTERED.into())
-        } else {
-            None
+            return Some(NOT_REGISTERED.into());
         }
+        None
+    }
+
+    /// Why an account change (which would rewrite the file) must wait,
+    /// if it must: the client's last one was under `CHANGE_EVERY` ago.
+    fn too_soon(&self, id: ClientId) -> Option<String> {
+        let now = Secs::from(self.now).0;
+        let at = self.client(id)?.changed_at?.0;
+        let left = at.saturating_add(CHANGE_EVERY).saturating_sub(now);
+        (left > 0).then(|| format!("You changed your account a moment ago; try again in {left} s."))
     }
 
     fn weak(password: &str) -> Option<String> {
@@ -437,6 +450,9 @@ impl Chat {
         if let Some(msg) = Self::weak(password) {
             return self.reply(id, &[&msg]);
         }
+        if let Some(msg) = self.too_soon(id) {
+            return self.reply(id, &[&msg]);
+        }
         self.auth.reserved.insert(key.clone());
         self.ask_hash(
             id,
@@ -458,6 +474,9 @@ impl Chat {
         let Some(phc) = self.own_account(id).map(|a| a.hash.clone()) else {
             return;
         };
+        if let Some(msg) = self.too_soon(id) {
+            return self.reply(id, &[&msg]);
+        }
         self.ask_hash(
             id,
             HashOp::Rehash {
@@ -475,6 +494,9 @@ impl Chat {
             return self.reply(id, &[&msg]);
         }
         let phc = self.own_account(id).map(|a| a.hash.clone());
+        if let Some(msg) = self.too_soon(id) {
+            return self.reply(id, &[&msg]);
+        }
         self.ask_hash(
             id,
             HashOp::Verify {
@@ -672,6 +694,10 @@ impl Chat {
     /// Asks the shell to write the file; `ok` or `failed` (with why, and
     /// the change taken back) is told to the client once it has.
     fn ask_save(&mut self, id: ClientId, undo: Undo, ok: &str, failed: &str) {
+        let now = Secs::from(self.now);
+        if let Some(c) = self.client_mut(id) {
+            c.changed_at = Some(now);
+        }
         let gen = self.client(id).map_or(0, |c| c.gen);
         self.auth.saves.push(Pending {
             client: id,

@@ -97,6 +97,10 @@ struct Client {
     notice_at: Duration,
     /// When the client last sent a line (for `idleTimeout`).
     last_line: Secs,
+    /// When it last asked for an account change (`:register`,
+    /// `:passwd`, `:unregister`), each a hash and a file write; `None`:
+    /// never.
+    changed_at: Option<Secs>,
     /// How it reached the server (the plaintext-password rule).
     link: Link,
     /// Its address, keyed as `maxClientsPerIp` counts it (bans, limits).
@@ -496,6 +500,7 @@ impl Chat {
             notice_tokens: NOTICE_BURST,
             notice_at: self.now,
             last_line: self.now.into(),
+            changed_at: None,
             link,
             ip: self.cfg.ip_key(ip),
             account: false,
