@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release --bins
+root=$PWD
 bin=${CARGO_TARGET_DIR:-target}/release
+case $bin in /*) ;; *) bin=$root/$bin ;; esac
 work=$(mktemp -d)
 server_pid=
 cleanup() {
@@ -24,7 +26,9 @@ cleanup() {
 trap cleanup EXIT
 
 : >"$work/out"
-timeout 120 "$bin/chatsock" --config bench.ron --port 0 >"$work/out" 2>"$work/err" &
+# In the temporary directory: the TLS listener makes its self-signed pair there.
+(cd "$work" && exec timeout 120 "$bin/chatsock" --config "$root/bench.ron" --port 0 --tls-port 0 \
+  >"$work/out" 2>"$work/err") &
 server_pid=$!
 
 addr=
@@ -51,6 +55,14 @@ timeout 60 "$bin/chatsock-bench" fanout --addr "$addr" -n 20 -s 2 -m 50 --char -
   --pid "$server_pid" --stall 10 --timeout 50
 timeout 60 "$bin/chatsock-bench" idle --addr "$addr" -n 200 --prefix i \
   --pid "$server_pid" --settle 0.2 --stall 10 --timeout 50
+# TLS: fan-out, idle and handshakes through the TLS listener.
+tls=$(sed -n 's/^TLS on \([^,]*\),.*/\1/p' "$work/out")
+timeout 60 "$bin/chatsock-bench" fanout --addr "$tls" --tls --cafile "$work/chatsock-cert.pem" \
+  -n 20 -s 2 -m 50 --prefix t --pid "$server_pid" --stall 10 --timeout 50
+timeout 60 "$bin/chatsock-bench" idle --addr "$tls" --tls --cafile "$work/chatsock-cert.pem" \
+  -n 100 --prefix ti --pid "$server_pid" --settle 0.2 --stall 10 --timeout 50
+timeout 60 "$bin/chatsock-bench" handshake --addr "$tls" --cafile "$work/chatsock-cert.pem" \
+  -n 200 --concurrency 10 --pid "$server_pid" --stall 10 --timeout 50
 timeout 60 "$bin/chatsock-bench" stall --addr "$addr" -n 5 -s 2 --rate 50 --prefix v \
   --pid "$server_pid" --stall 10 --timeout 50
 

@@ -38,6 +38,29 @@ impl Default for Room {
     }
 }
 
+/// The TLS listener (SPEC §10).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// TCP port for TLS clients (0 = any free port).
+    pub port: u16,
+    /// PEM certificate chain; made self-signed with `key` when neither
+    /// file exists. Relative paths are from the working directory.
+    pub cert: String,
+    /// PEM private key (mode 0600 when made).
+    pub key: String,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls {
+            port: 22223,
+            cert: "chatsock-cert.pem".into(),
+            key: "chatsock-key.pem".into(),
+        }
+    }
+}
+
 /// Rooms in file order (a RON map read without losing its order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rooms(pub Vec<(String, Room)>);
@@ -109,6 +132,10 @@ pub struct Config {
     /// Minutes a named client may send nothing before it is disconnected;
     /// 0 = never.
     pub idle_timeout: u64,
+    /// The TLS listener; `None` = no TLS.
+    pub tls: Option<Tls>,
+    /// Listen for plaintext clients on `port` (false needs `tls`).
+    pub plaintext: bool,
 }
 
 impl Default for Config {
@@ -139,6 +166,8 @@ impl Default for Config {
             name_timeout: 60,
             telnet: true,
             idle_timeout: 0,
+            tls: None,
+            plaintext: true,
         }
     }
 }
@@ -168,7 +197,10 @@ impl std::error::Error for ConfigError {}
 impl Config {
     /// Parses and validates RON `source`; `file` names it in errors.
     pub fn from_ron(source: &str, file: &str) -> Result<Config, ConfigError> {
-        let config: Config = ron::from_str(source).map_err(|e| {
+        // `tls: (port: …)` without `Some(…)`, as SPEC §10 writes it.
+        let options = ron::Options::default()
+            .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let config: Config = options.from_str(source).map_err(|e| {
             let at = (e.span.start.line, e.span.start.col);
             // serde's type errors do not say which field; the source does.
             let message = match field_at(source, at) {
@@ -235,6 +267,28 @@ impl Config {
                 return Err(field(
                     name,
                     format!("must be between {lo} and {hi}, not {value}"),
+                ));
+            }
+        }
+        if !self.plaintext && self.tls.is_none() {
+            return Err(field(
+                "plaintext",
+                "is false but there is no `tls`: clients could not connect at all".into(),
+            ));
+        }
+        if let Some(tls) = &self.tls {
+            for (name, path) in [("cert", &tls.cert), ("key", &tls.key)] {
+                if path.is_empty() {
+                    return Err((
+                        vec!["tls".into(), name.into()],
+                        format!("`tls.{name}` must name a file"),
+                    ));
+                }
+            }
+            if tls.cert == tls.key {
+                return Err((
+                    vec!["tls".into(), "key".into()],
+                    "`tls.key` must be another file than `tls.cert`".into(),
                 ));
             }
         }
@@ -327,8 +381,8 @@ fn locate(source: &str, path: &[String]) -> Option<(usize, usize)> {
     let mut from = 0;
     let mut found = None;
     for (depth, want) in path.iter().enumerate() {
-        // The first path element is a field name; a room name is a string.
-        let is_room_name = depth == 1;
+        // Field names are identifiers; a room name is a string.
+        let is_room_name = depth == 1 && path[0] == "rooms";
         let i = tokens[from..]
             .iter()
             .position(|t| t.text == *want && t.quoted == is_room_name)?

@@ -1,4 +1,5 @@
-//! chatsock: a chat server for plain TCP clients (`nc`, `telnet`, `socat`).
+//! chatsock: a chat server for terminal clients (`nc`, `telnet`, `socat`,
+//! TLS clients).
 //!
 //! # Layout
 //!
@@ -14,6 +15,8 @@
 //!   (`server::conn`: one socket's life; `server::listen`: accepting,
 //!   admission limits, running out of descriptors); it only moves bytes
 //!   and time.
+//! - [`transport`]: bytes ⇄ plaintext between a socket and its terminal
+//!   (plain; TLS with rustls), written for any `Read + Write` socket.
 //! - [`term`]: the per-connection terminal layer, sans-IO: telnet options,
 //!   line or character mode, the line editor, the size, display widths.
 //! - [`line`]: bytes → lines in line mode (CR/LF/NUL, the length limit).
@@ -35,6 +38,7 @@ pub mod server;
 pub mod shutdown;
 pub mod term;
 pub mod text;
+pub mod transport;
 pub mod view;
 
 /// The crate version, shown in the banner and by `--version`.

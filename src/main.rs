@@ -1,17 +1,22 @@
 //! The `chatsock` binary: command line → config → `server::run`; exit codes.
 
 use chatsock::config::{Config, ConfigError, DEFAULT_RON};
+use chatsock::transport::tls;
 use chatsock::{log, log_err, log_out, server, VERSION};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "\
-Usage: chatsock [--config PATH] [--port N] [--check]
+Usage: chatsock [--config PATH] [--port N] [--tls-port N] [--check]
 
   --config PATH  read the configuration from PATH (default ./chatsock.ron,
                  or the built-in default when that file does not exist)
   --port N       listen on port N instead of the configured one (0 = any)
+  --tls-port N   listen for TLS clients on port N (0 = any); turns TLS on
+                 with the default certificate files when the config has no
+                 `tls`
   --check        validate the configuration, print a summary and exit
   --help         show this help
   --version      show the version";
@@ -27,6 +32,7 @@ enum Failure {
 struct Args {
     config: Option<String>,
     port: Option<u16>,
+    tls_port: Option<u16>,
     check: bool,
 }
 
@@ -34,6 +40,7 @@ fn parse_args() -> Result<Option<Args>, Failure> {
     let mut args = Args {
         config: None,
         port: None,
+        tls_port: None,
         check: false,
     };
     let mut it = std::env::args().skip(1);
@@ -54,14 +61,18 @@ fn parse_args() -> Result<Option<Args>, Failure> {
                     .ok_or_else(|| Failure::Usage("--config needs a PATH".into()))?;
                 args.config = Some(path);
             }
-            "--port" => {
+            "--port" | "--tls-port" => {
                 let n = it
                     .next()
-                    .ok_or_else(|| Failure::Usage("--port needs a number".into()))?;
+                    .ok_or_else(|| Failure::Usage(format!("{a} needs a number")))?;
                 let port = n.parse().map_err(|_| {
-                    Failure::Usage(format!("--port: {n:?} is not a port number (0-65535)"))
+                    Failure::Usage(format!("{a}: {n:?} is not a port number (0-65535)"))
                 })?;
-                args.port = Some(port);
+                if a == "--port" {
+                    args.port = Some(port);
+                } else {
+                    args.tls_port = Some(port);
+                }
             }
             other => return Err(Failure::Usage(format!("unknown argument {other:?}"))),
         }
@@ -106,33 +117,108 @@ fn try_main() -> Result<(), Failure> {
     if let Some(port) = args.port {
         config.port = port;
     }
+    if let Some(port) = args.tls_port {
+        config.tls.get_or_insert_with(Default::default).port = port;
+    }
     if args.check {
-        log_out!("config OK ({read}): {}", config.summary());
+        let tls = match &config.tls {
+            None => String::new(),
+            Some(t) => match tls::check(Path::new(&t.cert), Path::new(&t.key)) {
+                Ok(Some(fp)) => format!(", TLS on port {} (certificate SHA-256 {fp})", t.port),
+                Ok(None) => format!(
+                    ", TLS on port {} (a self-signed certificate will be made)",
+                    t.port
+                ),
+                Err(e) => return Err(Failure::Fatal(e)),
+            },
+        };
+        log_out!("config OK ({read}): {}{tls}", config.summary());
         return Ok(());
     }
     // Resolved again: the port may have changed, and so may the name.
     let addr = config
         .listen_addr()
         .map_err(|e| Failure::Fatal(format!("cannot resolve host {:?}: {e}", config.host)))?;
-    let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| Failure::Fatal(e.to_string()))?;
-    // Before the listening line: a signal sent as soon as it is read must
-    // reach the handler, not end the process.
+    // The files first: a bad pair stops the server before it listens.
+    let tls = match &config.tls {
+        None => None,
+        Some(t) => {
+            let names = certificate_names(&config.host);
+            let setup = tls::setup(Path::new(&t.cert), Path::new(&t.key), &names)
+                .map_err(Failure::Fatal)?;
+            Some((setup, SocketAddr::new(addr.ip(), t.port)))
+        }
+    };
+    let mut listeners = Vec::new();
+    let mut lines = Vec::new();
+    let mut made = None;
+    if config.plaintext {
+        let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Failure::Fatal(e.to_string()))?;
+        lines.push((
+            format!("Now running on {bound}"),
+            format!("listening on {bound}"),
+        ));
+        listeners.push(server::Listener::plain(listener));
+    }
+    if let Some((setup, addr)) = tls {
+        if let (Some(names), Some(t)) = (&setup.made, &config.tls) {
+            made = Some(format!(
+                "Made a self-signed certificate for {}: {} (key {}, mode 0600)",
+                names.join(", "),
+                t.cert,
+                t.key
+            ));
+        }
+        let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Failure::Fatal(e.to_string()))?;
+        lines.push((
+            format!("TLS on {bound}, certificate SHA-256 {}", setup.fingerprint),
+            format!("listening for TLS on {bound}"),
+        ));
+        listeners.push(server::Listener::tls(listener, setup.config));
+    }
+    // Before the listening lines: a signal sent as soon as one is read
+    // must reach the handler, not end the process.
     let shutdown = chatsock::shutdown::Shutdown::signals()
         .map_err(|e| Failure::Fatal(format!("cannot watch for signals: {e}")))?;
     log_out!("chatsock v{VERSION}");
-    log_out!("Now running on {bound}");
-    log_err!("chatsock: listening on {bound}");
+    if let Some(made) = made {
+        log_out!("{made}");
+    }
+    for (out, err) in &lines {
+        log_out!("{out}");
+        log_err!("chatsock: {err}");
+    }
     check_fd_limit(config.max_clients);
-    server::run(
-        vec![server::Listener::plain(listener)],
-        shutdown,
-        config,
-        VERSION,
-    )
-    .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+    server::run(listeners, shutdown, config, VERSION)
+        .map_err(|e| Failure::Fatal(format!("event loop failed: {e}")))
+}
+
+/// The names a self-signed certificate is made for: `host` and localhost;
+/// for a wildcard host (`0.0.0.0`, `::`), the machine's name instead.
+fn certificate_names(host: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_unspecified() => names.extend(machine_name()),
+        _ => names.push(host.to_string()),
+    }
+    if !names.iter().any(|n| n == "localhost") {
+        names.push("localhost".into());
+    }
+    names
+}
+
+/// The machine's host name, if it has a usable one.
+fn machine_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty() && name != "localhost" && !name.contains(char::is_whitespace))
+        .then(|| name.to_string())
 }
 
 /// Why listening on `addr` failed; a port in use also says what to do.

@@ -1057,7 +1057,10 @@ impl Harness {
                     cols.clamp(1, chatsock::term::MAX_COLS),
                     rows.clamp(1, chatsock::term::MAX_ROWS),
                 );
-                assert_eq!((t.cols, t.rows, t.char_mode), (clamped.0, clamped.1, char_mode));
+                assert_eq!(
+                    (t.cols, t.rows, t.char_mode),
+                    (clamped.0, clamped.1, char_mode)
+                );
                 self.apply(&what);
             }
             Op::Interrupt => {

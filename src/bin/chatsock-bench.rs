@@ -30,7 +30,27 @@ use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A rustls client configuration trusting the certificates in `path`.
+fn tls_config(path: &str) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("--cafile {path}: {e}"))?;
+    for c in certs {
+        let c = c.map_err(|e| format!("--cafile {path}: {e}"))?;
+        roots.add(c).map_err(|e| format!("--cafile {path}: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
 
 const USAGE: &str = "\
 chatsock-bench: load generator for a chatsock server (start it with bench.ron)
@@ -39,6 +59,7 @@ usage:
   chatsock-bench fanout --addr HOST:PORT -n N -s S -m M [options]
   chatsock-bench idle   --addr HOST:PORT -n N [options]
   chatsock-bench stall  --addr HOST:PORT -n N [-s SECS] [--rate R] [options]
+  chatsock-bench handshake --addr HOST:PORT -n N [--rate R] [--cafile F] [options]
 
 fanout: N clients log in, `:join ROOM` and `:chat`; S of them then send M
 messages each; every receiver records each message's first arrival.
@@ -66,7 +87,12 @@ it gets. Every second it prints the server's RSS, the kernel's TCP memory
   --len L, --room ROOM  as for fanout
   --hold SECS       stay connected this long after the RESULT line,
                     sending nothing (default 0)
+handshake: N new TLS connections, each closed once the server's first byte
+of the session arrives (the handshake done); at most --concurrency at once,
+or opened at --rate R per second (open loop).
 common:
+  --tls             clients speak TLS (to the server's TLS port), trusting
+                    the certificate in --cafile (default chatsock-cert.pem)
   --pid PID         the server's pid: report its CPU time and memory
   --prefix P        username prefix (default u; names are P0, P1, ...)
   --char            character mode: every client answers the server's telnet
@@ -112,6 +138,7 @@ enum Mode {
     Fanout,
     Idle,
     Stall,
+    Handshake,
 }
 
 #[derive(Debug, Clone)]
@@ -140,6 +167,9 @@ struct Args {
     rcvbuf: usize,
     /// `--char`: answer the telnet offer, end lines with `\r`.
     char_mode: bool,
+    /// `--tls`: clients speak TLS, trusting the certificate in `cafile`.
+    tls: Option<Arc<rustls::ClientConfig>>,
+    cafile: String,
 }
 
 impl Args {
@@ -166,6 +196,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         Some("fanout") => Mode::Fanout,
         Some("idle") => Mode::Idle,
         Some("stall") => Mode::Stall,
+        Some("handshake") => Mode::Handshake,
         Some("-h" | "--help") => return Err(String::new()),
         Some(other) => return Err(format!("unknown mode `{other}`")),
         None => return Err("missing mode".into()),
@@ -192,7 +223,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         secs: Duration::from_secs(30),
         rcvbuf: 4096,
         char_mode: false,
+        tls: None,
+        cafile: "chatsock-cert.pem".into(),
     };
+    let mut want_tls = false;
     let mut have_addr = false;
     let mut it = argv[1..].iter();
     while let Some(flag) = it.next() {
@@ -201,6 +235,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         }
         if flag == "--char" {
             a.char_mode = true;
+            continue;
+        }
+        if flag == "--tls" {
+            want_tls = true;
             continue;
         }
         let value = it.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
@@ -245,11 +283,15 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             "--timeout" => a.timeout = secs(flag)?,
             "--hold" => a.hold = secs(flag)?,
             "--rcvbuf" => a.rcvbuf = (num(flag)? as usize).max(1),
+            "--cafile" => a.cafile = value.clone(),
             _ => return Err(format!("unknown option `{flag}`")),
         }
     }
     if !have_addr {
         return Err("missing --addr HOST:PORT".into());
+    }
+    if want_tls || mode == Mode::Handshake {
+        a.tls = Some(tls_config(&a.cafile)?);
     }
     if a.n == 0 {
         return Err("missing -n N (clients, at least 1)".into());
@@ -257,7 +299,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if a.rooms.is_empty() {
         a.rooms = match mode {
             Mode::Fanout | Mode::Stall => vec!["general".into()],
-            Mode::Idle => vec!["general".into(), "games".into()],
+            Mode::Idle | Mode::Handshake => vec!["general".into(), "games".into()],
         };
     }
     if mode == Mode::Stall {
@@ -659,6 +701,57 @@ struct Client {
     rx_bytes: u64,
     /// A stall-mode viewer in the chat view: never read again.
     stalled: bool,
+    /// `--tls`: the client's TLS session.
+    tls: Option<Box<rustls::ClientConnection>>,
+}
+
+impl Client {
+    /// Reads plaintext (through TLS when the client speaks it, answering
+    /// handshake messages on the way).
+    fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else {
+            return self.stream.read(buf);
+        };
+        loop {
+            match tls.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            if tls.read_tls(&mut self.stream)? == 0 {
+                return Ok(0);
+            }
+            tls.process_new_packets().map_err(io::Error::other)?;
+            Client::send_records(tls, &mut self.stream)?;
+        }
+    }
+
+    /// Writes plaintext (encrypted first when the client speaks TLS).
+    fn write_plain(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(tls) = self.tls.as_mut() else {
+            return self.stream.write(buf);
+        };
+        Client::send_records(tls, &mut self.stream)?;
+        if tls.wants_write() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = tls.writer().write(buf)?;
+        Client::send_records(tls, &mut self.stream)?;
+        Ok(n)
+    }
+
+    /// Sends the TLS records the session holds, until the socket is full.
+    fn send_records(tls: &mut rustls::ClientConnection, stream: &mut TcpStream) -> io::Result<()> {
+        while tls.wants_write() {
+            match tls.write_tls(stream) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Per-run fan-out bookkeeping.
@@ -814,6 +907,16 @@ impl Bench {
                 carry_len: 0,
                 rx_bytes: 0,
                 stalled: false,
+                tls: match &self.args.tls {
+                    None => None,
+                    Some(config) => {
+                        let name =
+                            rustls::pki_types::ServerName::IpAddress(self.args.addr.ip().into());
+                        let conn = rustls::ClientConnection::new(Arc::clone(config), name)
+                            .map_err(|e| format!("client {i}: TLS: {e}"))?;
+                        Some(Box::new(conn))
+                    }
+                },
             });
             self.connected += 1;
             self.in_login += 1;
@@ -877,8 +980,17 @@ impl Bench {
         let Some(c) = self.clients.get_mut(i) else {
             return Ok(());
         };
+        if let Some(tls) = c.tls.as_mut() {
+            Client::send_records(tls, &mut c.stream)
+                .map_err(|e| format!("client {i}: write failed: {e}"))?;
+        }
         while c.out_pos < c.out.len() {
-            match c.stream.write(&c.out[c.out_pos..]) {
+            let pos = c.out_pos;
+            let end = c.out.len();
+            let mut chunk = std::mem::take(&mut c.out);
+            let res = c.write_plain(&chunk[pos..end]);
+            std::mem::swap(&mut c.out, &mut chunk);
+            match res {
                 Ok(0) => return Err(format!("client {i}: write returned 0")),
                 Ok(n) => c.out_pos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -904,7 +1016,7 @@ impl Bench {
             }
             let cl = c.carry_len;
             self.scratch[..cl].copy_from_slice(&c.carry[..cl]);
-            let n = match c.stream.read(&mut self.scratch[cl..]) {
+            let n = match c.read_plain(&mut self.scratch[cl..]) {
                 Ok(0) => {
                     let said = known_error(&c.login)
                         .map(|e| format!(" after saying \"{e}\""))
@@ -972,7 +1084,7 @@ impl Bench {
             let tail = &buf[rest..];
             c.carry[..tail.len()].copy_from_slice(tail);
             c.carry_len = tail.len();
-            if n < READ_BUF {
+            if n < READ_BUF && c.tls.is_none() {
                 // A short read drained the socket; new data raises a new
                 // edge-triggered event, so skip the read that would only
                 // say WouldBlock (half the receive syscalls).
@@ -1630,6 +1742,179 @@ fn run_stall(args: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// One handshake-mode connection: TCP connect, TLS handshake, the first
+/// plaintext byte (the server began the session), close.
+struct Shake {
+    stream: TcpStream,
+    tls: rustls::ClientConnection,
+    started: Instant,
+    connected: bool,
+}
+
+/// What a readiness event did to a handshake-mode connection.
+enum ShakeState {
+    Going,
+    Done,
+    Failed(String),
+}
+
+fn drive_shake(c: &mut Shake) -> ShakeState {
+    if !c.connected {
+        match c.stream.peer_addr() {
+            Ok(_) => c.connected = true,
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return ShakeState::Going,
+            Err(e) => return ShakeState::Failed(format!("connect: {e}")),
+        }
+    }
+    if let Err(e) = Client::send_records(&mut c.tls, &mut c.stream) {
+        return ShakeState::Failed(format!("write: {e}"));
+    }
+    let mut byte = [0u8; 256];
+    loop {
+        if !c.tls.is_handshaking() {
+            if let Ok(n) = c.tls.reader().read(&mut byte) {
+                if n > 0 {
+                    return ShakeState::Done;
+                }
+            }
+        }
+        match c.tls.read_tls(&mut c.stream) {
+            Ok(0) => return ShakeState::Failed("closed by the server".into()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ShakeState::Going,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return ShakeState::Failed(format!("read: {e}")),
+        }
+        if let Err(e) = c.tls.process_new_packets() {
+            return ShakeState::Failed(format!("TLS: {e}"));
+        }
+        if let Err(e) = Client::send_records(&mut c.tls, &mut c.stream) {
+            return ShakeState::Failed(format!("write: {e}"));
+        }
+    }
+}
+
+/// `handshake`: N full TLS handshakes (each on a new connection, closed
+/// once the server's first byte of the session arrives), at most
+/// `--concurrency` at once, or opened at `--rate` per second.
+fn run_handshake(args: Args) -> Result<(), String> {
+    let config = args.tls.clone().ok_or("handshake needs TLS")?;
+    let mut poll = Poll::new().map_err(|e| format!("cannot create poll: {e}"))?;
+    let mut events = Events::with_capacity(1024);
+    let mut conns: Vec<Option<Shake>> = Vec::new();
+    let mut free: Vec<usize> = Vec::new();
+    let src_ips = args.src_ips.unwrap_or(8);
+    let interval = args.rate.map(|r| Duration::from_secs_f64(1.0 / r));
+    let (mut started, mut done, mut in_flight) = (0usize, 0usize, 0usize);
+    let mut hist = Hist::new();
+    let cpu0 = args.pid.and_then(|p| cpu_seconds(&p.to_string()));
+    let t0 = Instant::now();
+    let mut next_due = t0;
+    let mut last_progress = t0;
+    while done < args.n {
+        let now = Instant::now();
+        while started < args.n
+            && in_flight < args.concurrency
+            && interval.is_none_or(|_| next_due <= now)
+        {
+            let src =
+                (src_ips > 1).then(|| Ipv4Addr::new(127, 0, 0, 1 + (started % src_ips) as u8));
+            let mut stream = connect_from(src, None, args.addr)
+                .map_err(|e| format!("handshake {started}: cannot connect: {e}"))?;
+            let key = free.pop().unwrap_or_else(|| {
+                conns.push(None);
+                conns.len() - 1
+            });
+            poll.registry()
+                .register(
+                    &mut stream,
+                    Token(key),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .map_err(|e| format!("cannot register: {e}"))?;
+            let name = rustls::pki_types::ServerName::IpAddress(args.addr.ip().into());
+            let tls = rustls::ClientConnection::new(Arc::clone(&config), name)
+                .map_err(|e| format!("TLS: {e}"))?;
+            conns[key] = Some(Shake {
+                stream,
+                tls,
+                started: interval.map_or(now, |_| next_due),
+                connected: false,
+            });
+            started += 1;
+            in_flight += 1;
+            if let Some(iv) = interval {
+                next_due += iv;
+            }
+        }
+        let wait = match interval {
+            Some(_) if started < args.n => next_due.saturating_duration_since(Instant::now()),
+            _ => Duration::from_millis(100),
+        };
+        poll.poll(&mut events, Some(wait.min(Duration::from_millis(100))))
+            .map_err(|e| format!("poll failed: {e}"))?;
+        for ev in events.iter() {
+            let key = ev.token().0;
+            let Some(Some(c)) = conns.get_mut(key) else {
+                continue;
+            };
+            match drive_shake(c) {
+                ShakeState::Going => {}
+                ShakeState::Done => {
+                    hist.record(c.started.elapsed().as_nanos() as u64);
+                    if let Some(mut c) = conns[key].take() {
+                        let _ = poll.registry().deregister(&mut c.stream);
+                    }
+                    free.push(key);
+                    done += 1;
+                    in_flight -= 1;
+                    last_progress = Instant::now();
+                }
+                ShakeState::Failed(why) => {
+                    return Err(format!("handshake {key}: {why}"));
+                }
+            }
+        }
+        if last_progress.elapsed() > args.stall {
+            return Err(format!(
+                "stalled: {done} of {} handshakes done, nothing for {:.1} s",
+                args.n,
+                args.stall.as_secs_f64()
+            ));
+        }
+        if t0.elapsed() > args.timeout {
+            return Err("timed out (--timeout)".into());
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = args
+        .pid
+        .and_then(|p| cpu_seconds(&p.to_string()))
+        .zip(cpu0)
+        .map(|(b, a)| b - a);
+    println!(
+        "RESULT mode=handshake handshakes={} secs={secs:.3} per_s={:.0} rate={} concurrency={} \
+         p50_us={} p99_us={} max_us={} server_cpu_s={}",
+        args.n,
+        args.n as f64 / secs,
+        args.rate.map_or("max".into(), |r| format!("{r}")),
+        args.concurrency,
+        fmt_us(hist.quantile(0.5)),
+        fmt_us(hist.quantile(0.99)),
+        fmt_us(hist.max),
+        cpu.map_or("-".into(), |c| format!("{c:.2}")),
+    );
+    println!(
+        "handshake: {} full TLS handshakes in {secs:.2} s = {:.0}/s (connect to the session's \
+         first byte: p50 {} us, p99 {} us)",
+        args.n,
+        args.n as f64 / secs,
+        fmt_us(hist.quantile(0.5)),
+        fmt_us(hist.quantile(0.99)),
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     // Stop quietly, like other Unix tools, when stdout is a closed pipe
     // (`| head -1`); sockets are written with MSG_NOSIGNAL, so this only
@@ -1652,6 +1937,7 @@ fn main() -> ExitCode {
         Mode::Fanout => run_fanout(args),
         Mode::Idle => run_idle(args),
         Mode::Stall => run_stall(args),
+        Mode::Handshake => run_handshake(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

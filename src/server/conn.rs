@@ -1,12 +1,12 @@
 //! One client socket: the line reader and flood bucket on the way in, a
 //! bounded output queue on the way out.
 
-use super::listen::TransportKind;
 use crate::term::{Event, Terminal};
+use crate::transport::Transport;
 use mio::net::TcpStream;
 use mio::Interest;
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -118,43 +118,13 @@ impl Bucket {
     }
 }
 
-/// One connection's transport: turns socket bytes into plaintext and
-/// back. Queues hold plaintext, so the limits and the chat-view coalescing
-/// work the same for every transport; a transport with its own framing
-/// (TLS, SSH) encrypts at flush.
-#[derive(Debug)]
-pub enum Transport {
-    /// Plaintext: the socket's bytes as they are.
-    Plain,
-}
-
-impl Transport {
-    /// The transport for a listener of `kind`.
-    pub fn new(kind: TransportKind) -> Transport {
-        match kind {
-            TransportKind::Plain => Transport::Plain,
-        }
-    }
-
-    /// Reads plaintext from the socket.
-    fn read(&mut self, stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain => stream.read(buf),
-        }
-    }
-
-    /// Writes plaintext to the socket.
-    fn write(&mut self, stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Plain => stream.write(buf),
-        }
-    }
-}
-
 /// Where a connection is in its life: one state, from which the loop's
 /// decisions (read it? flush and close it? drop it?) follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Life {
+    /// The transport is setting up (a TLS handshake): read, but no session
+    /// in the core yet.
+    Handshaking,
     /// Reading and writing.
     Open,
     /// The client closed its sending side: what it sent is still handled
@@ -216,8 +186,12 @@ impl Conn {
     ) -> Conn {
         Conn {
             stream,
+            life: if transport.handshaking() {
+                Life::Handshaking
+            } else {
+                Life::Open
+            },
             transport,
-            life: Life::Open,
             addr,
             name: None,
             gen,
@@ -236,9 +210,10 @@ impl Conn {
     }
 
     /// The readiness the loop should wait for, from the connection's
-    /// state: input always, output only while the kernel is full.
+    /// state: input always, output while the kernel is full or the
+    /// transport has bytes of its own to send.
     pub fn interest(&self) -> Interest {
-        if self.write_blocked {
+        if self.write_blocked || self.transport.wants_write() {
             Interest::READABLE | Interest::WRITABLE
         } else {
             Interest::READABLE
@@ -247,7 +222,7 @@ impl Conn {
 
     /// Whether the client's input is still read and handled.
     pub fn reading(&self) -> bool {
-        self.life == Life::Open
+        matches!(self.life, Life::Open | Life::Handshaking)
     }
 
     /// Whether lines already read are still handed to the core.
@@ -298,6 +273,9 @@ impl Conn {
             }
             match self.transport.read(&mut self.stream, scratch) {
                 Ok(0) => {
+                    if self.life == Life::Handshaking {
+                        return Io::Error("closed during the TLS handshake".into());
+                    }
                     if self.life == Life::Open {
                         self.life = Life::HalfClosed;
                     }
@@ -317,11 +295,16 @@ impl Conn {
                         return Io::Error("excess flood".into());
                     }
                 }
-                Err(e) => {
-                    if let Some(io) = classify(&e) {
-                        return io;
+                Err(e) => match classify(&e) {
+                    // The transport's own errors already say "TLS".
+                    Some(Io::Error(reason))
+                        if self.life == Life::Handshaking && !reason.starts_with("TLS") =>
+                    {
+                        return Io::Error(format!("during the TLS handshake: {reason}"));
                     }
-                }
+                    Some(io) => return io,
+                    None => {}
+                },
             }
         }
     }
@@ -390,7 +373,20 @@ impl Conn {
         }
         pool.give(std::mem::take(&mut self.out));
         self.out_pos = 0;
-        Io::Done
+        if matches!(self.life, Life::Closing(_)) {
+            // Everything said: the transport's goodbye goes last.
+            self.transport.close();
+        }
+        loop {
+            match self.transport.flush(&mut self.stream) {
+                Ok(()) => return Io::Done,
+                Err(e) => {
+                    if let Some(io) = classify(&e) {
+                        return io;
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -4,14 +4,6 @@
 
 use super::*;
 
-/// What a listener's connections speak between the socket and the
-/// terminal layer: plaintext today; TLS and SSH are more variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportKind {
-    /// Bytes as they are.
-    Plain,
-}
-
 /// A listening socket and the transport its clients use.
 #[derive(Debug)]
 pub struct Listener {
@@ -27,6 +19,14 @@ impl Listener {
         Listener {
             socket,
             kind: TransportKind::Plain,
+        }
+    }
+
+    /// A TLS listener with `config`.
+    pub fn tls(socket: TcpListener, config: std::sync::Arc<rustls::ServerConfig>) -> Listener {
+        Listener {
+            socket,
+            kind: TransportKind::Tls(config),
         }
     }
 }
@@ -125,13 +125,19 @@ impl Server {
             let Some(l) = self.listeners.get(listener) else {
                 return;
             };
-            let transport = Transport::new(l.kind);
             match l.socket.accept() {
                 Ok((stream, addr)) => {
                     if std::mem::take(&mut self.accepting.out_of_fds) {
                         crate::log_err!("chatsock: file descriptors available again");
                     }
-                    self.admit(stream, addr, transport);
+                    match Transport::new(&l.kind) {
+                        Ok(transport) => self.admit(stream, addr, transport),
+                        Err(e) => crate::log_err!(
+                            "chatsock: refused {}: cannot start {:?}: {e}",
+                            canonical(addr),
+                            l.kind
+                        ),
+                    }
                 }
                 Err(e) => match e.kind() {
                     io::ErrorKind::WouldBlock => return,
@@ -244,10 +250,29 @@ impl Server {
             bucket,
         ));
         *self.accepting.per_ip.entry(ip).or_insert(0) += 1;
+        let Some(conn) = self.conns.get(key) else {
+            return;
+        };
         crate::log_err!(
-            "chatsock: client connected: {addr} ({} online)",
+            "chatsock: client connected: {addr}{} ({} online)",
+            if conn.transport.name() == "plain" {
+                String::new()
+            } else {
+                format!(" over {}", conn.transport.name())
+            },
             self.conns.len()
         );
+        if conn.life == Life::Handshaking {
+            let alarm = Alarm::Handshake { key, gen: conn.gen };
+            let at = later(Instant::now(), crate::transport::tls::HANDSHAKE_TIMEOUT);
+            self.timers.push(Reverse((at, alarm)));
+            return;
+        }
+        self.start_session(key);
+    }
+
+    /// The transport is ready: the session begins, as SPEC §3 says.
+    pub(super) fn start_session(&mut self, key: usize) {
         // The telnet offer first (erased at once for a client that does
         // not speak telnet), then whatever the core says.
         if let Some(conn) = self.conns.get_mut(key) {

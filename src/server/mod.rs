@@ -9,11 +9,11 @@ mod listen;
 
 use crate::shutdown::Shutdown;
 use crate::term::{Event, Mode, Size};
-pub use conn::Transport;
+pub use crate::transport::{Transport, TransportKind};
 use conn::{Bucket, BufPool, Conn, Io, Life, EXCESS_FLOOD_BYTES};
 pub use conn::{EXCESS_FLOOD_LINES, PAUSE_LINES, READ_CHUNK};
 use listen::Accepting;
-pub use listen::{Listener, TransportKind, KERNEL_SEND_BUFFER};
+pub use listen::{Listener, KERNEL_SEND_BUFFER};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
@@ -44,6 +44,11 @@ enum Alarm {
     /// newest such alarm counts).
     Accept(u64),
     Flood {
+        key: usize,
+        gen: u64,
+    },
+    /// A connection's transport handshake must be done by now.
+    Handshake {
         key: usize,
         gen: u64,
     },
@@ -261,6 +266,21 @@ impl Server {
             if let Io::Error(reason) = io {
                 return self.kill(key, reason);
             }
+            if conn.transport.wants_write() {
+                // Handshake replies, or records rustls made.
+                self.mark_dirty(key);
+            }
+            if self.conns.get(key).map(|c| &c.life) == Some(&Life::Handshaking)
+                && self
+                    .conns
+                    .get(key)
+                    .is_some_and(|c| !c.transport.handshaking())
+            {
+                if let Some(conn) = self.conns.get_mut(key) {
+                    conn.life = Life::Open;
+                }
+                self.start_session(key);
+            }
             self.terminal_news(key);
         }
         let Some(conn) = self.conns.get_mut(key) else {
@@ -462,6 +482,14 @@ impl Server {
                     if let Some(conn) = self.conns.get_mut(key).filter(|c| c.gen == gen) {
                         conn.flood_timer = false;
                         self.drive(key);
+                    }
+                }
+                Alarm::Handshake { key, gen } => {
+                    if let Some(conn) = self.conns.get(key) {
+                        if conn.gen == gen && conn.life == Life::Handshaking {
+                            let secs = crate::transport::tls::HANDSHAKE_TIMEOUT.as_secs();
+                            self.kill(key, format!("TLS handshake not done in {secs} s"));
+                        }
                     }
                 }
                 Alarm::Accept(gen) => {

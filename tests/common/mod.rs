@@ -21,24 +21,29 @@ static NEXT_FILE: AtomicUsize = AtomicUsize::new(0);
 #[derive(Clone)]
 pub struct Cfg {
     fields: Vec<(String, String)>,
+    /// Where the TLS certificate and key live (`Cfg::tls`).
+    pub tls_dir: Option<PathBuf>,
 }
 
 impl Cfg {
     /// The test default.
     pub fn base() -> Cfg {
-        Cfg { fields: Vec::new() }
-            .set("host", "\"127.0.0.1\"")
-            .set("connectionTimeout", "false")
-            .set("floodRate", "0")
-            .set(
-                "rooms",
-                r#"{
+        Cfg {
+            fields: Vec::new(),
+            tls_dir: None,
+        }
+        .set("host", "\"127.0.0.1\"")
+        .set("connectionTimeout", "false")
+        .set("floodRate", "0")
+        .set(
+            "rooms",
+            r#"{
         "general": (public: true, password: "", description: "General chat", limit: 0),
         "games": (public: true, password: "", description: "Talk about games", limit: 2),
         "staff": (public: false, password: "", description: "Closed", limit: 0),
         "backstage": (public: false, password: "letmein", description: "Invite only", limit: 0),
     }"#,
-            )
+        )
     }
 
     /// Sets (or replaces) one field; `value` is RON source.
@@ -46,6 +51,30 @@ impl Cfg {
         self.fields.retain(|(f, _)| f != field);
         self.fields.push((field.to_string(), value.to_string()));
         self
+    }
+
+    /// Adds a TLS listener on a free port, its certificate and key in a
+    /// fresh temporary directory (made by the server on first start).
+    pub fn tls(mut self) -> Cfg {
+        let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("chatsock-tls-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let value = format!(
+            "(port: 0, cert: {:?}, key: {:?})",
+            dir.join("cert.pem"),
+            dir.join("key.pem")
+        );
+        self.tls_dir = Some(dir);
+        self.set("tls", &value)
+    }
+
+    /// Whether the plain listener is on.
+    fn plaintext(&self) -> bool {
+        !self
+            .fields
+            .iter()
+            .any(|(f, v)| f == "plaintext" && v == "false")
     }
 
     /// The RON text.
@@ -169,6 +198,12 @@ pub struct Server {
     /// Read ends of pipes the test keeps open but never reads
     /// (`Output::Stalled`).
     held: Vec<PipeReader>,
+    /// The TLS listener's address, when the config has one.
+    pub tls_addr: Option<SocketAddr>,
+    /// The certificate fingerprint the `TLS on` line printed.
+    pub tls_fingerprint: Option<String>,
+    /// The directory of the TLS certificate and key.
+    pub tls_dir: Option<PathBuf>,
 }
 
 fn pump(reader: impl Read + Send + 'static) -> Receiver<String> {
@@ -257,10 +292,25 @@ impl Server {
             stderr_seen: Vec::new(),
             config,
             held: Vec::new(),
+            tls_addr: None,
+            tls_fingerprint: None,
+            tls_dir: cfg.tls_dir.clone(),
         };
-        let line = server.expect_stdout("Now running on ");
-        let addr = line.rsplit("Now running on ").next().unwrap().trim();
-        server.addr = addr.parse().expect("address in 'Now running on'");
+        if cfg.plaintext() {
+            let line = server.expect_stdout("Now running on ");
+            let addr = line.rsplit("Now running on ").next().unwrap().trim();
+            server.addr = addr.parse().expect("address in 'Now running on'");
+        }
+        if cfg.tls_dir.is_some() {
+            // `TLS on 127.0.0.1:PORT, certificate SHA-256 AB:CD:…`
+            let line = server.expect_stdout("TLS on ");
+            let rest = line.rsplit("TLS on ").next().unwrap();
+            let (addr, fp) = rest
+                .split_once(", certificate SHA-256 ")
+                .expect("fingerprint");
+            server.tls_addr = Some(addr.parse().expect("address in 'TLS on'"));
+            server.tls_fingerprint = Some(fp.trim().to_string());
+        }
         server
     }
 
@@ -317,6 +367,9 @@ impl Server {
             stderr_seen: Vec::new(),
             config,
             held: out_held.into_iter().chain(err_held).collect(),
+            tls_addr: None,
+            tls_fingerprint: None,
+            tls_dir: None,
         };
         let (line, prefix) = if read_stdout {
             (server.expect_stdout("Now running on "), "Now running on ")
@@ -439,6 +492,31 @@ impl Server {
         c
     }
 
+    /// The TLS certificate the server made (or was given).
+    pub fn cert_path(&self) -> PathBuf {
+        self.tls_dir
+            .as_ref()
+            .expect("a TLS config")
+            .join("cert.pem")
+    }
+
+    /// A new TLS client (trusting the server's certificate) with the
+    /// handshake done.
+    pub fn tls_client(&self) -> Client {
+        Client::connect_tls(
+            self.tls_addr.expect("a TLS listener"),
+            &self.cert_path(),
+            "localhost",
+        )
+    }
+
+    /// A new TLS client, named `name`, at the palette prompt.
+    pub fn tls_login(&self, name: &str) -> Client {
+        let mut c = self.tls_client();
+        c.login(name);
+        c
+    }
+
     /// Asserts the server is still running.
     pub fn assert_alive(&mut self) {
         assert!(
@@ -460,6 +538,9 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.config);
+        if let Some(dir) = &self.tls_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -535,6 +616,26 @@ pub struct Client {
     /// opened the stream, if it did; kept out of `buf`: a line client
     /// answers none of it, as `nc` does, and stays in line mode.
     pub greeting: Vec<u8>,
+    /// The TLS session of a TLS client (rustls, in this process).
+    pub tls: Option<Box<rustls::ClientConnection>>,
+}
+
+/// A rustls client configuration trusting the certificates in `cert`.
+pub fn tls_client_config(cert: &std::path::Path) -> std::sync::Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(cert).expect("read the certificate") {
+        roots
+            .add(c.expect("a PEM certificate"))
+            .expect("a usable certificate");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    std::sync::Arc::new(config)
 }
 
 impl Client {
@@ -542,13 +643,42 @@ impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
         stream.set_nodelay(true).unwrap();
-        Client {
-            stream,
-            buf: Vec::new(),
-            closed: false,
-            received: 0,
-            greeting: Vec::new(),
+        Client::from_stream(stream)
+    }
+
+    /// Connects to the TLS listener at `addr`, trusting the certificate in
+    /// `cert` for `name`, and completes the handshake.
+    pub fn connect_tls(addr: SocketAddr, cert: &std::path::Path, name: &str) -> Client {
+        let mut c = Client::connect(addr);
+        c.start_tls(cert, name);
+        c
+    }
+
+    /// Starts TLS on this connection (before anything else was sent) and
+    /// completes the handshake within TIMEOUT; panics if it fails.
+    pub fn start_tls(&mut self, cert: &std::path::Path, name: &str) {
+        let server_name = rustls::pki_types::ServerName::try_from(name.to_string()).unwrap();
+        let mut conn =
+            rustls::ClientConnection::new(tls_client_config(cert), server_name).expect("client");
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut self.stream).expect("TLS handshake");
         }
+        self.tls = Some(Box::new(conn));
+    }
+
+    /// `bytes` encrypted as this TLS client would send them, for a test to
+    /// write to a clone of the socket from another thread.
+    pub fn encrypt(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let conn = self.tls.as_mut().expect("a TLS client");
+        let mut out = Vec::new();
+        for chunk in bytes.chunks(16 * 1024) {
+            conn.writer().write_all(chunk).unwrap();
+            while conn.wants_write() {
+                conn.write_tls(&mut out).unwrap();
+            }
+        }
+        out
     }
 
     /// Connects with a 4 KiB receive buffer, so that when it stops
@@ -577,12 +707,28 @@ impl Client {
             closed: false,
             received: 0,
             greeting: Vec::new(),
+            tls: None,
         }
     }
 
-    /// Sends raw bytes.
+    /// Sends raw bytes (through TLS for a TLS client).
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).expect("send");
+        match self.tls.as_mut() {
+            None => self.stream.write_all(bytes).expect("send"),
+            Some(conn) => {
+                let mut s = rustls::Stream::new(conn.as_mut(), &mut self.stream);
+                s.write_all(bytes).expect("send over TLS");
+                s.flush().expect("send over TLS");
+            }
+        }
+    }
+
+    /// Reads plaintext (through TLS for a TLS client).
+    fn read_some(&mut self, chunk: &mut [u8]) -> std::io::Result<usize> {
+        match self.tls.as_mut() {
+            None => self.stream.read(chunk),
+            Some(conn) => rustls::Stream::new(conn.as_mut(), &mut self.stream).read(chunk),
+        }
     }
 
     /// Sends one line ending in `\r\n` (as telnet does).
@@ -595,7 +741,7 @@ impl Client {
         let wait = wait.max(Duration::from_millis(1));
         self.stream.set_read_timeout(Some(wait)).unwrap();
         let mut chunk = [0u8; 16384];
-        match self.stream.read(&mut chunk) {
+        match self.read_some(&mut chunk) {
             Ok(0) => {
                 self.closed = true;
                 true
