@@ -22,6 +22,14 @@ impl Listener {
         }
     }
 
+    /// An SSH listener with `setup`'s host key.
+    pub fn ssh(socket: TcpListener, setup: std::sync::Arc<crate::transport::ssh::Setup>) -> Listener {
+        Listener {
+            socket,
+            kind: TransportKind::Ssh(setup),
+        }
+    }
+
     /// A TLS listener with `config`.
     pub fn tls(socket: TcpListener, config: std::sync::Arc<rustls::ServerConfig>) -> Listener {
         Listener {
@@ -131,7 +139,14 @@ impl Server {
                         crate::log_err!("chatsock: file descriptors available again");
                     }
                     match Transport::new(&l.kind) {
-                        Ok(transport) => self.admit(stream, addr, transport),
+                        Ok(mut transport) => {
+                            if let (Some(ssh), Ok(local)) =
+                                (transport.ssh_mut(), stream.local_addr())
+                            {
+                                ssh.set_local_addr(local);
+                            }
+                            self.admit(stream, addr, transport)
+                        }
                         Err(e) => crate::log_err!(
                             "chatsock: refused {}: cannot start {:?}: {e}",
                             canonical(addr),
@@ -240,13 +255,15 @@ impl Server {
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(KERNEL_SEND_BUFFER);
         self.next_gen += 1;
         let bucket = Bucket::new(cfg.flood_rate, cfg.flood_burst, Instant::now());
+        // An SSH session has a pty instead of telnet options.
+        let telnet = cfg.telnet && transport.ssh().is_none();
         entry.insert(Conn::new(
             stream,
             transport,
             addr,
             self.next_gen,
             cfg.max_line_length,
-            cfg.telnet,
+            telnet,
             bucket,
         ));
         *self.accepting.per_ip.entry(ip).or_insert(0) += 1;
@@ -264,7 +281,7 @@ impl Server {
         );
         if conn.life == Life::Handshaking {
             let alarm = Alarm::Handshake { key, gen: conn.gen };
-            let at = later(Instant::now(), crate::transport::tls::HANDSHAKE_TIMEOUT);
+            let at = later(Instant::now(), conn.transport.handshake_timeout());
             self.timers.push(Reverse((at, alarm)));
             return;
         }

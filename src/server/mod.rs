@@ -96,6 +96,25 @@ fn coalesce(chat: &Chat, key: usize, conn: &mut Conn, min: usize, buf: &mut Vec<
     true
 }
 
+/// Decides SSH logins (SPEC §12) from the core's point of view; made for
+/// each read, borrowing the core. Today everyone is a guest with any key
+/// or none: accounts answer here ("is NAME registered, which keys are
+/// bound to it, does the password match") from `chat`.
+struct Logins<'a> {
+    #[allow(dead_code)]
+    chat: &'a Chat,
+}
+
+impl crate::transport::ssh::Authenticator for Logins<'_> {
+    fn guest(&mut self, _user: &str) -> bool {
+        true
+    }
+
+    fn public_key(&mut self, _user: &str, _fingerprint: &str) -> bool {
+        true
+    }
+}
+
 /// The shell around the chat core.
 struct Server {
     poll: Poll,
@@ -192,6 +211,15 @@ pub fn run(
                     }
                     if event.is_writable() {
                         server.mark_dirty(key);
+                        // SSH: input sunset could not take until its output
+                        // was written (the socket has no new READABLE edge).
+                        if server
+                            .conns
+                            .get(key)
+                            .is_some_and(|c| c.transport.has_pending_input())
+                        {
+                            server.read(key);
+                        }
                     }
                 }
             }
@@ -262,12 +290,20 @@ impl Server {
             let chat = &self.chat;
             let limit = chat.config().send_queue_limit;
             let mut complete = |before: &str| chat.complete(key, before);
-            let io = conn.read(&mut self.scratch, &mut complete, limit, &mut self.pool);
+            let mut auth = Logins { chat };
+            let io = conn.read(
+                &mut self.scratch,
+                &mut complete,
+                &mut auth,
+                limit,
+                &mut self.pool,
+            );
             if let Io::Error(reason) = io {
                 return self.kill(key, reason);
             }
-            if conn.transport.wants_write() {
-                // Handshake replies, or records rustls made.
+            if conn.transport.wants_write() || conn.unsent() > 0 {
+                // Handshake replies, records rustls made; or an SSH
+                // client's window opened for what waits.
                 self.mark_dirty(key);
             }
             if self.conns.get(key).map(|c| &c.life) == Some(&Life::Handshaking)
@@ -317,7 +353,15 @@ impl Server {
                     let chat = &self.chat;
                     let limit = chat.config().send_queue_limit;
                     let mut complete = |before: &str| chat.complete(key, before);
-                    match conn.read(&mut self.scratch, &mut complete, limit, &mut self.pool) {
+                    let mut auth = Logins { chat };
+                    let io = conn.read(
+                        &mut self.scratch,
+                        &mut complete,
+                        &mut auth,
+                        limit,
+                        &mut self.pool,
+                    );
+                    match io {
                         Io::Error(reason) => return self.kill(key, reason),
                         _ => {
                             self.terminal_news(key);
@@ -370,6 +414,14 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if conn.life == Life::Handshaking {
+            // No session in the core yet: the news waits for it (an SSH
+            // pty request comes before the shell).
+            if conn.unsent() > 0 {
+                self.mark_dirty(key);
+            }
+            return;
+        }
         let resized = conn.term.take_resize();
         let mode = conn.term.take_mode_change();
         let has_output = conn.unsent() > 0;
@@ -411,6 +463,9 @@ impl Server {
                 Chunk::Prompt { text, view } => {
                     self.prompt_buf.clear();
                     conn.term.prompt(text, *view, &mut self.prompt_buf);
+                    // SSH: the login name is typed at the first prompt
+                    // (the username prompt) for the user.
+                    conn.type_login_name(&mut self.prompt_buf);
                     &self.prompt_buf[..]
                 }
                 other => other.bytes(),
@@ -487,8 +542,9 @@ impl Server {
                 Alarm::Handshake { key, gen } => {
                     if let Some(conn) = self.conns.get(key) {
                         if conn.gen == gen && conn.life == Life::Handshaking {
-                            let secs = crate::transport::tls::HANDSHAKE_TIMEOUT.as_secs();
-                            self.kill(key, format!("TLS handshake not done in {secs} s"));
+                            let secs = conn.transport.handshake_timeout().as_secs();
+                            let name = conn.transport.name();
+                            self.kill(key, format!("{name} handshake not done in {secs} s"));
                         }
                     }
                 }
