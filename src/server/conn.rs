@@ -223,7 +223,12 @@ impl Conn {
 
     /// Whether the client's input is still read and handled.
     pub fn reading(&self) -> bool {
-        matches!(self.life, Life::Open | Life::Handshaking)
+        match self.life {
+            Life::Open | Life::Handshaking => true,
+            // An SSH client's CLOSE is awaited (the rest is discarded).
+            Life::Closing(_) => self.transport.lingering(),
+            _ => false,
+        }
     }
 
     /// Whether lines already read are still handed to the core.

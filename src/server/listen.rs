@@ -290,6 +290,17 @@ impl Server {
 
     /// The transport is ready: the session begins, as SPEC §3 says.
     pub(super) fn start_session(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get(key) {
+            if let Some(ssh) = conn.transport.ssh() {
+                crate::log_err!(
+                    "chatsock: SSH login: {} as {:?}, {}",
+                    conn.addr,
+                    ssh.user().unwrap_or(""),
+                    ssh.key()
+                        .map_or_else(|| "no key".to_string(), |k| format!("key {k}"))
+                );
+            }
+        }
         // The telnet offer first (erased at once for a client that does
         // not speak telnet), then whatever the core says.
         if let Some(conn) = self.conns.get_mut(key) {

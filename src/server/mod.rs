@@ -52,6 +52,11 @@ enum Alarm {
         key: usize,
         gen: u64,
     },
+    /// A closing connection has waited long enough for its peer's goodbye.
+    Linger {
+        key: usize,
+        gen: u64,
+    },
     Countdown(u64),
     Grace,
 }
@@ -70,6 +75,10 @@ fn later(now: Instant, after: Duration) -> Instant {
     now.checked_add(after)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
 }
+
+/// How long a closed SSH session waits for the client's CLOSE before the
+/// socket is closed anyway.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// Resets a scroll region a half-sent update may have left set.
 const RESET_REGION: &[u8] = b"\x1b[r";
@@ -300,6 +309,12 @@ impl Server {
             );
             if let Io::Error(reason) = io {
                 return self.kill(key, reason);
+            }
+            if let Life::Closing(reason) = conn.life {
+                if !conn.transport.lingering() {
+                    // The peer's goodbye came: done.
+                    return self.kill(key, reason.into());
+                }
             }
             if conn.transport.wants_write() || conn.unsent() > 0 {
                 // Handshake replies, records rustls made; or an SSH
@@ -548,6 +563,13 @@ impl Server {
                         }
                     }
                 }
+                Alarm::Linger { key, gen } => {
+                    if let Some(conn) = self.conns.get(key).filter(|c| c.gen == gen) {
+                        if let Life::Closing(reason) = conn.life {
+                            self.kill(key, reason.into());
+                        }
+                    }
+                }
                 Alarm::Accept(gen) => {
                     if self.accepting.retry && gen == self.accepting.gen {
                         self.accept_all();
@@ -595,6 +617,11 @@ impl Server {
                     (Io::Error(reason), _) => {
                         self.kill(key, reason);
                         continue;
+                    }
+                    // Said goodbye; waiting a little for the peer's.
+                    (Io::Done, Life::Closing(_)) if conn.transport.lingering() => {
+                        let alarm = Alarm::Linger { key, gen: conn.gen };
+                        self.timers.push(Reverse((Instant::now() + LINGER, alarm)));
                     }
                     // Flushed as far as the kernel takes it: done.
                     (_, Life::Closing(reason)) => {

@@ -64,6 +64,12 @@ impl Transport {
         }
     }
 
+    /// Whether the transport said goodbye and waits for the peer's (SSH:
+    /// our CLOSE sent, the client's not yet received).
+    pub fn lingering(&self) -> bool {
+        self.ssh().is_some_and(ssh::SshConn::lingering)
+    }
+
     /// The SSH session, if this is one.
     pub fn ssh(&self) -> Option<&ssh::SshConn> {
         match self {

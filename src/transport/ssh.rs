@@ -416,6 +416,8 @@ pub struct SshConn {
     /// A pty size not yet taken by the terminal (pty-req, window-change).
     size: Option<(u16, u16)>,
     pty: bool,
+    /// The shell was opened (the session began).
+    shell: bool,
     /// The login name has been handed to the terminal.
     name_taken: bool,
     /// An exec request: refused, the connection ends when the refusal is
@@ -451,6 +453,7 @@ impl SshConn {
             auth_failures: 0,
             size: None,
             pty: false,
+            shell: false,
             name_taken: false,
             refused: None,
             socket_eof: false,
@@ -465,7 +468,7 @@ impl SshConn {
 
     /// Until the shell is open (key exchange, login, pty, shell).
     pub fn handshaking(&self) -> bool {
-        self.stage == Stage::Setup
+        !self.shell
     }
 
     /// Whether sunset holds bytes for the socket.
@@ -482,6 +485,14 @@ impl SshConn {
     /// The login name, as the client gave it.
     pub fn user(&self) -> Option<&str> {
         self.user.as_deref()
+    }
+
+    /// The session was closed by us (exit-status, EOF, CLOSE sent) and the
+    /// client has not closed its side yet: closing the socket now would
+    /// make it fail with "Broken pipe" instead of exiting with our status,
+    /// so the loop keeps reading until then (for a short while).
+    pub fn lingering(&self) -> bool {
+        self.stage == Stage::Closing
     }
 
     /// The public key the client logged in with, `SHA256:…`; None for a
@@ -523,13 +534,12 @@ impl SshConn {
             if n > 0 {
                 return Ok(n);
             }
-            if let Some(why) = self.refused {
-                // The refusal and exit status are out (or as far as the
-                // socket takes them): the connection ends.
-                let _ = self.flush(socket);
-                return Err(io::Error::other(why));
-            }
             if self.stage == Stage::Ended {
+                if let Some(why) = self.refused {
+                    // The client has its refusal and exit status and has
+                    // closed the channel: the connection ends.
+                    return Err(io::Error::other(why));
+                }
                 return Ok(0);
             }
             if self.pump(auth)? {
@@ -545,7 +555,7 @@ impl SshConn {
             }
             if self.socket_eof {
                 self.stage = Stage::Ended;
-                return Ok(0);
+                continue;
             }
             let mut chunk = [0u8; READ_BYTES];
             let n = match socket.read(&mut chunk) {
@@ -601,6 +611,10 @@ impl SshConn {
                 }
             }
             moved |= self.progress(auth)?;
+            if self.stage == Stage::Ended {
+                // sunset says Defunct on every progress() from now on.
+                return Ok(true);
+            }
             if self.auth_failures > MAX_AUTH_FAILURES {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
@@ -608,9 +622,16 @@ impl SshConn {
                 ));
             }
             if let Some(ch) = &self.chan {
-                if self.stage == Stage::Shell
-                    && (self.runner.is_channel_eof(ch) || self.runner.is_channel_closed(ch))
-                {
+                // The client's EOF ends a session; once we have closed it,
+                // its CLOSE (or the socket's end) does.
+                let ended = match self.stage {
+                    Stage::Shell => {
+                        self.runner.is_channel_eof(ch) || self.runner.is_channel_closed(ch)
+                    }
+                    Stage::Closing => self.runner.is_channel_closed(ch) || self.socket_eof,
+                    _ => false,
+                };
+                if ended {
                     self.stage = Stage::Ended;
                     return Ok(true);
                 }
@@ -715,6 +736,7 @@ impl SshConn {
                         if self.stage == Stage::Setup {
                             s.succeed()?;
                             self.stage = Stage::Shell;
+                            self.shell = true;
                         } else {
                             s.fail()?;
                         }
