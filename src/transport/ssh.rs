@@ -19,7 +19,7 @@
 //!   session. `exec` gets one line and exit status 1. Other channels,
 //!   subsystems (sftp), `env`, agent and X11 forwarding, port forwarding
 //!   are refused (sunset refuses what it does not know).
-//! * At most [`MAX_AUTH_FAILURES`] refused login attempts; the loop closes
+//! * At most 3 refused login attempts ([`MAX_AUTH_FAILURES`]); the loop closes
 //!   a connection whose shell is not open after [`HANDSHAKE_TIMEOUT`].
 
 use sha2::{Digest, Sha256};
@@ -35,10 +35,10 @@ use sunset::{ChanData, ChanFail, ChanHandle, Event as SEvent, PubKey, Runner, Se
 /// How long a client has from connecting to an open shell (key exchange,
 /// login, pty, shell) before it is closed.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Refused login attempts before the connection is closed. OpenSSH's
-/// `none` probe, which every login starts with and which is always
-/// refused, does not count.
-pub const MAX_AUTH_FAILURES: u32 = 3;
+/// Refused login requests (counting OpenSSH's `none` probe, which every
+/// login starts with and which is always refused) at which the connection
+/// is closed: a client gets 3 real tries.
+pub const MAX_AUTH_FAILURES: u32 = 4;
 /// sunset's receive buffer: the largest packet a client may send. OpenSSH
 /// sends at most ~2.5 KB outside channel data (KEXINIT, an RSA-8192 key
 /// with its signature); channel data is capped by sunset's 1000-byte
@@ -412,7 +412,6 @@ pub struct SshConn {
     allowed_key: Option<Box<str>>,
     /// The first auth request (the `none` probe) has been refused.
     probed: bool,
-    auth_failures: u32,
     /// A pty size not yet taken by the terminal (pty-req, window-change).
     size: Option<(u16, u16)>,
     pty: bool,
@@ -450,7 +449,6 @@ impl SshConn {
             key: None,
             allowed_key: None,
             probed: false,
-            auth_failures: 0,
             size: None,
             pty: false,
             shell: false,
@@ -615,7 +613,9 @@ impl SshConn {
                 // sunset says Defunct on every progress() from now on.
                 return Ok(true);
             }
-            if self.auth_failures > MAX_AUTH_FAILURES {
+            // sunset's count includes the `none` probe and the requests it
+            // refuses itself (unknown key types, bad signatures).
+            if self.runner.auth_failures() >= MAX_AUTH_FAILURES {
                 return Err(io::Error::new(
                     io::ErrorKind::PermissionDenied,
                     "too many SSH authentication failures",
@@ -671,8 +671,7 @@ impl SshConn {
                                 self.user = Some(user.into());
                                 a.allow()?;
                             } else {
-                                self.auth_failures += 1;
-                                a.reject()?;
+                                    a.reject()?;
                             }
                         } else {
                             // The `none` probe: refused, with the methods on
@@ -693,7 +692,6 @@ impl SshConn {
                             self.allowed_key = fp.map(Into::into);
                             a.allow()?;
                         } else {
-                            self.auth_failures += 1;
                             a.reject()?;
                         }
                     }
@@ -705,7 +703,6 @@ impl SshConn {
                             self.allowed_key = None;
                             a.allow()?;
                         } else {
-                            self.auth_failures += 1;
                             a.reject()?;
                         }
                     }

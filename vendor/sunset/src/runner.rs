@@ -267,6 +267,11 @@ impl<'a> Runner<'a, server::Server> {
         self.conn.set_kbdint_auth(enabled)
     }
 
+    /// chatsock patch: authentication failures sent to the client so far.
+    pub fn auth_failures(&self) -> u32 {
+        self.conn.server().map_or(0, |s| s.auth.failures)
+    }
+
     pub(crate) fn auth_methods(&self) -> Result<(bool, bool)> {
         let auth = &self.conn.server()?.auth;
         Ok((auth.method_password, auth.method_pubkey))

@@ -42,6 +42,9 @@ pub(crate) struct ServAuth {
     ///
     /// Disabled by default
     pub method_kbdint: bool,
+    /// chatsock patch: failure replies sent so far (every refused or
+    /// unusable request), for a cap on attempts.
+    pub failures: u32,
 }
 
 impl Default for ServAuth {
@@ -53,6 +56,7 @@ impl Default for ServAuth {
             method_password: true,
             method_pubkey: true,
             method_kbdint: false,
+            failures: 0,
         }
     }
 }
@@ -140,7 +144,8 @@ impl ServAuth {
         Ok(ev)
     }
 
-    fn send_failure(&self, s: &mut TrafSend) -> Result<()> {
+    fn send_failure(&mut self, s: &mut TrafSend) -> Result<()> {
+        self.failures = self.failures.saturating_add(1);
         let methods = self.avail_methods();
         let methods = (&methods).into();
         s.send(packets::UserauthFailure { methods, partial: false })
