@@ -602,6 +602,7 @@ impl Server {
     /// Flushes every connection with new output (one write pass each),
     /// then removes the dead and the finished.
     fn end_pass(&mut self) {
+        let mut reread = Vec::new();
         loop {
             while let Some(key) = self.dirty.pop() {
                 let Some(conn) = self.conns.get_mut(key) else {
@@ -611,7 +612,13 @@ impl Server {
                 if conn.dead() {
                     continue;
                 }
+                let had_own = conn.transport.wants_write();
                 let result = conn.flush(&mut self.pool);
+                if had_own && !conn.transport.wants_write() && conn.transport.has_pending_input() {
+                    // SSH: sunset takes held input once its output is out;
+                    // the socket will not say READABLE for it again.
+                    reread.push(key);
+                }
                 conn.write_blocked = result == Io::WouldBlock;
                 match (result, &conn.life) {
                     (Io::Error(reason), _) => {
@@ -645,7 +652,10 @@ impl Server {
                         .reregister(&mut conn.stream, Token(key), wanted);
                 }
             }
-            if self.doomed.is_empty() {
+            for key in std::mem::take(&mut reread) {
+                self.read(key);
+            }
+            if self.doomed.is_empty() && self.dirty.is_empty() {
                 break;
             }
             for key in std::mem::take(&mut self.doomed) {

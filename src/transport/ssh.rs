@@ -47,9 +47,13 @@ pub const BUF_IN: usize = 8 * 1024;
 /// sunset's send buffer: bounds the packets sent, channel data included;
 /// what the shell's queue hands over at once is bounded by it.
 pub const BUF_OUT: usize = 8 * 1024;
-/// Socket bytes read per call (what sunset cannot take yet waits in the
-/// connection; it is never more than this).
+/// Socket bytes read per call.
 const READ_BYTES: usize = 2048;
+/// Socket bytes sunset has not taken yet (it takes none during key
+/// exchange until its output is written, none while channel data waits to
+/// be read) beyond which the socket is not read (a client that waits for
+/// replies sends far less: the inbound window is 1000 bytes).
+const MAX_PENDING_INPUT: usize = 16 * 1024;
 
 /// The line an `exec` request gets before exit status 1.
 fn exec_refusal(local: Option<std::net::SocketAddr>) -> String {
@@ -401,7 +405,8 @@ pub struct SshConn {
     runner: Runner<'static, sunset::Server>,
     setup: Arc<Setup>,
     /// Socket bytes sunset has not taken yet (it refuses input during key
-    /// exchange until its output has been written): at most one read.
+    /// exchange until its output has been written): at most
+    /// [`MAX_PENDING_INPUT`] and one read.
     pending_in: Vec<u8>,
     chan: Option<ChanHandle>,
     stage: Stage,
@@ -543,12 +548,21 @@ impl SshConn {
             if self.pump(auth)? {
                 continue;
             }
-            if !self.pending_in.is_empty() {
-                // sunset waits for its output to be written first.
-                self.flush(socket)?;
-                if self.pump(auth)? {
-                    continue;
+            if self.runner.is_output_pending() {
+                // sunset may take more input once its output is written.
+                match self.flush(socket) {
+                    Ok(()) => {
+                        if self.pump(auth)? {
+                            continue;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
                 }
+            }
+            if self.pending_in.len() >= MAX_PENDING_INPUT {
+                // More than any client sends while waiting for its
+                // replies: stop reading until sunset takes it.
                 return Err(would_block());
             }
             if self.socket_eof {
