@@ -207,10 +207,7 @@ fn try_main() -> Result<(), Failure> {
     }
     if let Some((setup, addr)) = ssh {
         if let (true, Some(s)) = (setup.made, &config.ssh) {
-            made.push(format!(
-                "Made an SSH host key: {} (mode 0600)",
-                s.host_key
-            ));
+            made.push(format!("Made an SSH host key: {} (mode 0600)", s.host_key));
         }
         let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
         let bound = listener

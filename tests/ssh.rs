@@ -136,7 +136,11 @@ impl Ssh {
             if let Some(st) = self.child.try_wait().unwrap() {
                 return st.code();
             }
-            assert!(Instant::now() < deadline, "ssh did not exit: {:?}", self.text());
+            assert!(
+                Instant::now() < deadline,
+                "ssh did not exit: {:?}",
+                self.text()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -343,7 +347,10 @@ fn forwarding_subsystems_and_second_channels_are_refused_and_nobody_else_notices
     assert_eq!(r.wait(), Some(255));
     r.expect("forwarding failed");
     // A subsystem (sftp): refused.
-    let mut s = Ssh::spawn(ssh_command(&server, &["-i", key, "-s", "x@127.0.0.1", "sftp"]));
+    let mut s = Ssh::spawn(ssh_command(
+        &server,
+        &["-i", key, "-s", "x@127.0.0.1", "sftp"],
+    ));
     assert_ne!(s.wait(), Some(0));
     s.expect("subsystem request failed");
     // Agent and X11 forwarding and environment variables: refused quietly;

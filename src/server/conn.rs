@@ -351,7 +351,8 @@ impl Conn {
             out.extend_from_slice(typed.trim_end().as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        self.term.feed(typed.as_bytes(), out, &mut events, &mut none);
+        self.term
+            .feed(typed.as_bytes(), out, &mut events, &mut none);
         self.pending.extend(events);
     }
 

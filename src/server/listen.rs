@@ -23,7 +23,10 @@ impl Listener {
     }
 
     /// An SSH listener with `setup`'s host key.
-    pub fn ssh(socket: TcpListener, setup: std::sync::Arc<crate::transport::ssh::Setup>) -> Listener {
+    pub fn ssh(
+        socket: TcpListener,
+        setup: std::sync::Arc<crate::transport::ssh::Setup>,
+    ) -> Listener {
         Listener {
             socket,
             kind: TransportKind::Ssh(setup),

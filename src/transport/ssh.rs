@@ -217,7 +217,9 @@ fn put_string(out: &mut Vec<u8>, s: &[u8]) {
 fn take_u32(r: &mut &[u8]) -> Result<u32, &'static str> {
     let (head, rest) = r.split_at_checked(4).ok_or("truncated key")?;
     *r = rest;
-    Ok(u32::from_be_bytes(head.try_into().map_err(|_| "truncated key")?))
+    Ok(u32::from_be_bytes(
+        head.try_into().map_err(|_| "truncated key")?,
+    ))
 }
 
 fn take_string<'a>(r: &mut &'a [u8]) -> Result<&'a [u8], &'static str> {
@@ -685,7 +687,7 @@ impl SshConn {
                                 self.user = Some(user.into());
                                 a.allow()?;
                             } else {
-                                    a.reject()?;
+                                a.reject()?;
                             }
                         } else {
                             // The `none` probe: refused, with the methods on
