@@ -867,6 +867,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_connection_is_sunset_s_buffers_and_a_few_kib() {
+        // Besides the two packet buffers (BUF_IN + BUF_OUT, on the heap).
+        let size = std::mem::size_of::<SshConn>();
+        assert!(size <= 6 * 1024, "SshConn is {size} bytes");
+    }
+
+    #[test]
     fn base64_round_trips() {
         for data in [&b""[..], b"f", b"fo", b"foo", b"foob", b"fooba", b"foobar"] {
             assert_eq!(unbase64(&base64(data, true)).unwrap(), data);
