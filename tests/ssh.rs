@@ -222,6 +222,16 @@ fn ssh_name_logs_in_and_chats_with_a_plain_client_then_quits_with_status_0() {
     let mut ssh = Ssh::login(&server, "alice");
     ssh.expect("Enter a username: alice");
     ssh.expect("You are now connected as 'alice'.");
+    {
+        // Character mode from the start: no telnet offer, and no
+        // cursor-position question (the pty request gave the size).
+        let raw = ssh.out.lock().unwrap().clone();
+        assert!(!raw.contains(&0xff), "telnet bytes in an SSH session");
+        assert!(
+            !raw.windows(4).any(|w| w == b"\x1b[6n"),
+            "a CPR query in an SSH session"
+        );
+    }
     let log = server.expect_log("SSH login:");
     assert!(log.contains("\"alice\", key SHA256:"), "{log}");
     ssh.type_str(":join general\r");
@@ -319,7 +329,7 @@ fn too_many_refused_keys_end_the_connection() {
 }
 
 #[test]
-fn forwarding_subsystems_and_second_channels_are_refused_and_nobody_else_notices() {
+fn forwarding_subsystems_agent_x11_and_env_are_refused_and_nobody_else_notices() {
     let mut server = ssh_server();
     let mut bob = server.login("bob");
     let key = keys().join("id");
