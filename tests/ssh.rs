@@ -444,3 +444,89 @@ fn random_bytes_and_plain_text_are_closed_and_the_rest_goes_on() {
     let mut ssh = Ssh::login(&server, "erin");
     ssh.expect("You are now connected as 'erin'.");
 }
+
+#[test]
+fn a_client_without_keys_gets_in_as_a_guest() {
+    let mut server = ssh_server();
+    let port = server.ssh_addr.unwrap().port().to_string();
+    let mut cmd = Command::new("ssh");
+    // No BatchMode: it would skip keyboard-interactive, the guest login
+    // (which asks nothing).
+    cmd.args(["-p", &port])
+        .args(["-o", "StrictHostKeyChecking=no"])
+        .args(["-o", "UserKnownHostsFile=/dev/null"])
+        .args(["-o", "PubkeyAuthentication=no"])
+        .args(["-o", "PasswordAuthentication=no"])
+        .args(["-o", "LogLevel=ERROR"])
+        .args(["-o", "ConnectTimeout=10"])
+        .args(["-tt", "guest@127.0.0.1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut ssh = Ssh::spawn(cmd);
+    ssh.expect("You are now connected as 'guest'.");
+    let log = server.expect_log("SSH login:");
+    assert!(log.contains("\"guest\", no key"), "{log}");
+}
+
+#[test]
+fn max_clients_per_ip_counts_ssh_connections() {
+    let mut server = Server::with(&Cfg::base().ssh().set("maxClientsPerIp", "1"));
+    let mut ssh = Ssh::login(&server, "frank");
+    ssh.expect("You are now connected as 'frank'.");
+    let mut raw = TcpStream::connect(server.ssh_addr.unwrap()).unwrap();
+    raw.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut got = String::new();
+    let _ = raw.read_to_string(&mut got);
+    assert_eq!(got, "Server full, try again later.\r\n");
+    let mut plain = server.client();
+    plain.expect_closed();
+    server.expect_log("refused");
+}
+
+#[test]
+fn a_second_session_on_one_connection_is_refused() {
+    let mut server = ssh_server();
+    let key = keys().join("id");
+    let key = key.to_str().unwrap();
+    let path = keys().join(format!("mux-{}", std::process::id()));
+    let control = format!("ControlPath={}", path.display());
+    let mut master = Ssh::spawn(ssh_command(
+        &server,
+        &[
+            "-tt",
+            "-i",
+            key,
+            "-o",
+            "ControlMaster=yes",
+            "-o",
+            &control,
+            "first@127.0.0.1",
+        ],
+    ));
+    master.expect("You are now connected as 'first'.");
+    // A multiplexed second session asks the master's connection for
+    // another channel: refused (OpenSSH then connects on its own).
+    let mut second = Ssh::spawn(ssh_command(
+        &server,
+        &[
+            "-tt",
+            "-i",
+            key,
+            "-o",
+            "ControlMaster=no",
+            "-o",
+            &control,
+            "second@127.0.0.1",
+        ],
+    ));
+    second.expect("Session open refused by peer");
+    drop(second);
+    // The first session goes on.
+    let mut bob = server.login("bob");
+    bob.send(":dm first");
+    bob.expect("[dm/first]");
+    master.type_str(":rooms\r");
+    master.expect("general");
+    let _ = std::fs::remove_file(&path);
+}
