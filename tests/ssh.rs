@@ -486,7 +486,7 @@ fn max_clients_per_ip_counts_ssh_connections() {
 
 #[test]
 fn a_second_session_on_one_connection_is_refused() {
-    let mut server = ssh_server();
+    let server = ssh_server();
     let key = keys().join("id");
     let key = key.to_str().unwrap();
     let path = keys().join(format!("mux-{}", std::process::id()));
