@@ -74,6 +74,15 @@ pub enum Command {
         /// The password.
         password: String,
     },
+    /// `:addkey`: binds the key of this SSH session to your account.
+    AddKey,
+    /// `:keys`: the SSH keys bound to your account.
+    Keys,
+    /// `:delkey N`: unbinds the N-th of them.
+    DelKey {
+        /// Its number in `:keys`, from 1.
+        n: usize,
+    },
     /// `:kick NAME [REASON]` (ops).
     Kick {
         /// Who.
@@ -179,6 +188,9 @@ pub const HELP: &[(&str, &str)] = &[
     (":register PASSWORD", "Register the name you are using"),
     (":passwd OLD NEW", "Change your account's password"),
     (":unregister PASSWORD", "Remove your account"),
+    (":addkey", "Bind this SSH session's key to your account"),
+    (":keys", "List the SSH keys bound to your account"),
+    (":delkey N", "Unbind key N of :keys"),
     (":kick USER [REASON]", "Ops: disconnect USER"),
     (":mute USER [MINUTES]", "Ops: USER's messages reach nobody"),
     (":unmute USER", "Ops: end a mute"),
@@ -210,6 +222,9 @@ pub const DETAILS: &[(&str, &str)] = &[
     ("register", "':register PASSWORD' (8 characters or more, one word) registers your name: from then on it asks for the password. Only over TLS, SSH or from the server's machine."),
     ("passwd", "':passwd OLD NEW' changes your account's password."),
     ("unregister", "':unregister PASSWORD' removes your account; you stay online as a guest."),
+    ("addkey", "In an SSH session logged in to your account: ':addkey' binds the session's key to it, so 'ssh NAME@HOST' with that key logs you in without a password."),
+    ("keys", "':keys' lists the SSH key fingerprints bound to your account, numbered."),
+    ("delkey", "':delkey N' unbinds key number N of ':keys'."),
     ("kick", "Ops only: ':kick USER [REASON]' disconnects USER; the room is told."),
     ("mute", "Ops only: ':mute USER [MINUTES]': USER's messages reach nobody, for MINUTES or until ':unmute USER'."),
     ("unmute", "Ops only: ':unmute USER' lets USER's messages through again."),
@@ -239,6 +254,9 @@ pub const NAMES: &[&str] = &[
     ":register",
     ":passwd",
     ":unregister",
+    ":addkey",
+    ":keys",
+    ":delkey",
     ":kick",
     ":mute",
     ":unmute",
@@ -372,6 +390,16 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
                 password: p.to_string(),
             }),
             _ => Err(ParseError::Usage("Usage: :unregister PASSWORD")),
+        },
+        "addkey" | "keys" if !args.is_empty() => Err(ParseError::NoArguments),
+        "addkey" => Ok(Command::AddKey),
+        "keys" => Ok(Command::Keys),
+        "delkey" => match args.as_slice() {
+            [n] => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(Command::DelKey { n }),
+                _ => Err(ParseError::Usage("Usage: :delkey N (a number from :keys)")),
+            },
+            _ => Err(ParseError::Usage("Usage: :delkey N (a number from :keys)")),
         },
         "kick" => {
             let after = rest

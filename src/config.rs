@@ -61,6 +61,27 @@ impl Default for Tls {
     }
 }
 
+/// The SSH listener (SPEC §12).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct Ssh {
+    /// TCP port for SSH clients (0 = any free port).
+    pub port: u16,
+    /// The Ed25519 host key (OpenSSH private key format); made with mode
+    /// 0600 when the file does not exist. Relative to the working
+    /// directory.
+    pub host_key: String,
+}
+
+impl Default for Ssh {
+    fn default() -> Self {
+        Ssh {
+            port: 2222,
+            host_key: "chatsock-hostkey".into(),
+        }
+    }
+}
+
 /// Rooms in file order (a RON map read without losing its order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rooms(pub Vec<(String, Room)>);
@@ -134,7 +155,9 @@ pub struct Config {
     pub idle_timeout: u64,
     /// The TLS listener; `None` = no TLS.
     pub tls: Option<Tls>,
-    /// Listen for plaintext clients on `port` (false needs `tls`).
+    /// The SSH listener; `None` = no SSH.
+    pub ssh: Option<Ssh>,
+    /// Listen for plaintext clients on `port` (false needs `tls` or `ssh`).
     pub plaintext: bool,
     /// The accounts file (SPEC §11); empty: no accounts.
     pub accounts: String,
@@ -171,6 +194,7 @@ impl Default for Config {
             telnet: true,
             idle_timeout: 0,
             tls: None,
+            ssh: None,
             plaintext: true,
             accounts: "chatsock-accounts.ron".into(),
             allow_plaintext_passwords: false,
@@ -276,11 +300,19 @@ impl Config {
                 ));
             }
         }
-        if !self.plaintext && self.tls.is_none() {
+        if !self.plaintext && self.tls.is_none() && self.ssh.is_none() {
             return Err(field(
                 "plaintext",
-                "is false but there is no `tls`: clients could not connect at all".into(),
+                "is false but there is no `tls` or `ssh`: clients could not connect at all".into(),
             ));
+        }
+        if let Some(ssh) = &self.ssh {
+            if ssh.host_key.is_empty() {
+                return Err((
+                    vec!["ssh".into(), "hostKey".into()],
+                    "`ssh.hostKey` must name a file".into(),
+                ));
+            }
         }
         if let Some(tls) = &self.tls {
             for (name, path) in [("cert", &tls.cert), ("key", &tls.key)] {

@@ -1,7 +1,7 @@
 //! The `chatsock` binary: command line → config → `server::run`; exit codes.
 
 use chatsock::config::{Config, ConfigError, DEFAULT_RON};
-use chatsock::transport::tls;
+use chatsock::transport::{ssh, tls};
 use chatsock::{log, log_err, log_out, server, VERSION};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str = "\
-Usage: chatsock [--config PATH] [--port N] [--tls-port N] [--check]
+Usage: chatsock [--config PATH] [--port N] [--tls-port N] [--ssh-port N] [--check]
        chatsock [--config PATH] --op NAME
 
   --config PATH  read the configuration from PATH (default ./chatsock.ron,
@@ -18,6 +18,9 @@ Usage: chatsock [--config PATH] [--port N] [--tls-port N] [--check]
   --tls-port N   listen for TLS clients on port N (0 = any); turns TLS on
                  with the default certificate files when the config has no
                  `tls`
+  --ssh-port N   listen for SSH clients on port N (0 = any); turns SSH on
+                 with the default host key file when the config has no
+                 `ssh`
   --check        validate the configuration, print a summary and exit
   --op NAME      make account NAME an op in the accounts file (of a stopped
                  server) and exit
@@ -36,6 +39,7 @@ struct Args {
     config: Option<String>,
     port: Option<u16>,
     tls_port: Option<u16>,
+    ssh_port: Option<u16>,
     check: bool,
     op: Option<String>,
 }
@@ -45,6 +49,7 @@ fn parse_args() -> Result<Option<Args>, Failure> {
         config: None,
         port: None,
         tls_port: None,
+        ssh_port: None,
         check: false,
         op: None,
     };
@@ -72,17 +77,17 @@ fn parse_args() -> Result<Option<Args>, Failure> {
                     .ok_or_else(|| Failure::Usage("--op needs a NAME".into()))?;
                 args.op = Some(name);
             }
-            "--port" | "--tls-port" => {
+            "--port" | "--tls-port" | "--ssh-port" => {
                 let n = it
                     .next()
                     .ok_or_else(|| Failure::Usage(format!("{a} needs a number")))?;
                 let port = n.parse().map_err(|_| {
                     Failure::Usage(format!("{a}: {n:?} is not a port number (0-65535)"))
                 })?;
-                if a == "--port" {
-                    args.port = Some(port);
-                } else {
-                    args.tls_port = Some(port);
+                match a.as_str() {
+                    "--port" => args.port = Some(port),
+                    "--tls-port" => args.tls_port = Some(port),
+                    _ => args.ssh_port = Some(port),
                 }
             }
             other => return Err(Failure::Usage(format!("unknown argument {other:?}"))),
@@ -131,6 +136,9 @@ fn try_main() -> Result<(), Failure> {
     if let Some(port) = args.tls_port {
         config.tls.get_or_insert_with(Default::default).port = port;
     }
+    if let Some(port) = args.ssh_port {
+        config.ssh.get_or_insert_with(Default::default).port = port;
+    }
     if let Some(name) = &args.op {
         return make_op(&config, &read, name);
     }
@@ -154,7 +162,15 @@ fn try_main() -> Result<(), Failure> {
                 Err(e) => return Err(Failure::Fatal(e)),
             },
         };
-        log_out!("config OK ({read}): {}{tls}{count}", config.summary());
+        let ssh = match &config.ssh {
+            None => String::new(),
+            Some(s) => match ssh::check(Path::new(&s.host_key)) {
+                Ok(Some(fp)) => format!(", SSH on port {} (host key {fp})", s.port),
+                Ok(None) => format!(", SSH on port {} (a host key will be made)", s.port),
+                Err(e) => return Err(Failure::Fatal(e)),
+            },
+        };
+        log_out!("config OK ({read}): {}{tls}{ssh}{count}", config.summary());
         return Ok(());
     }
     // Resolved again: the port may have changed, and so may the name.
@@ -171,9 +187,16 @@ fn try_main() -> Result<(), Failure> {
             Some((setup, SocketAddr::new(addr.ip(), t.port)))
         }
     };
+    let ssh = match &config.ssh {
+        None => None,
+        Some(s) => {
+            let setup = ssh::setup(Path::new(&s.host_key)).map_err(Failure::Fatal)?;
+            Some((setup, SocketAddr::new(addr.ip(), s.port)))
+        }
+    };
     let mut listeners = Vec::new();
     let mut lines = Vec::new();
-    let mut made = None;
+    let mut made = Vec::new();
     if config.plaintext {
         let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
         let bound = listener
@@ -187,7 +210,7 @@ fn try_main() -> Result<(), Failure> {
     }
     if let Some((setup, addr)) = tls {
         if let (Some(names), Some(t)) = (&setup.made, &config.tls) {
-            made = Some(format!(
+            made.push(format!(
                 "Made a self-signed certificate for {}: {} (key {}, mode 0600)",
                 names.join(", "),
                 t.cert,
@@ -204,12 +227,26 @@ fn try_main() -> Result<(), Failure> {
         ));
         listeners.push(server::Listener::tls(listener, setup.config));
     }
+    if let Some((setup, addr)) = ssh {
+        if let (true, Some(s)) = (setup.made, &config.ssh) {
+            made.push(format!("Made an SSH host key: {} (mode 0600)", s.host_key));
+        }
+        let listener = listen(addr).map_err(|e| Failure::Fatal(bind_error(addr, &e)))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Failure::Fatal(e.to_string()))?;
+        lines.push((
+            format!("SSH on {bound}, host key {}", setup.host_key.fingerprint()),
+            format!("listening for SSH on {bound}"),
+        ));
+        listeners.push(server::Listener::ssh(listener, setup));
+    }
     // Before the listening lines: a signal sent as soon as one is read
     // must reach the handler, not end the process.
     let shutdown = chatsock::shutdown::Shutdown::signals()
         .map_err(|e| Failure::Fatal(format!("cannot watch for signals: {e}")))?;
     log_out!("chatsock v{VERSION}");
-    if let Some(made) = made {
+    for made in made {
         log_out!("{made}");
     }
     for (out, err) in &lines {

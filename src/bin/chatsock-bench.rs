@@ -52,6 +52,162 @@ fn tls_config(path: &str) -> Result<Arc<rustls::ClientConfig>, String> {
     Ok(Arc::new(config))
 }
 
+/// The Ed25519 key every `--ssh` client logs in with (any key is a guest).
+fn ssh_key() -> sunset::SignKey {
+    sunset::SignKey::Ed25519(sunset::ed25519_dalek::SigningKey::from_bytes(&[42; 32]))
+}
+
+/// `--ssh`: one client's SSH session, sunset's client side pumped like
+/// rustls's (sans-IO): publickey login with [`ssh_key`] as the client's
+/// name, one `session` channel with a shell and no pty, so the server's
+/// terminal is in line mode as for a default plain client.
+struct SshClient {
+    runner: sunset::Runner<'static, sunset::Client>,
+    user: String,
+    chan: Option<sunset::ChanHandle>,
+    key_offered: bool,
+    shell: bool,
+    ended: bool,
+    pending_in: Vec<u8>,
+}
+
+fn ssh_err(e: sunset::Error) -> io::Error {
+    io::Error::other(format!("SSH: {e}"))
+}
+
+impl SshClient {
+    fn new(user: String) -> SshClient {
+        SshClient {
+            runner: sunset::Runner::new_client_owned(),
+            user,
+            chan: None,
+            key_offered: false,
+            shell: false,
+            ended: false,
+            pending_in: Vec::new(),
+        }
+    }
+
+    /// Writes what sunset holds until done or the socket is full.
+    fn send(&mut self, stream: &mut TcpStream) -> io::Result<()> {
+        loop {
+            let out = self.runner.output_buf();
+            if out.is_empty() {
+                return Ok(());
+            }
+            match stream.write(out) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.runner.consume_output(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One `progress()`, its event answered; whether anything moved.
+    fn progress(&mut self) -> io::Result<bool> {
+        use sunset::{CliEvent, Event};
+        let mut open = false;
+        let moved = {
+            let ev = self.runner.progress().map_err(ssh_err)?;
+            match ev {
+                Event::Cli(ev) => {
+                    match ev {
+                        CliEvent::Hostkey(h) => h.accept(),
+                        CliEvent::Username(u) => u.username(&self.user),
+                        CliEvent::Password(p) => p.skip(),
+                        CliEvent::Pubkey(p) => {
+                            if std::mem::replace(&mut self.key_offered, true) {
+                                p.skip()
+                            } else {
+                                p.pubkey(ssh_key())
+                            }
+                        }
+                        CliEvent::AgentSign(a) => a.skip(),
+                        CliEvent::Authenticated => {
+                            open = true;
+                            Ok(())
+                        }
+                        CliEvent::SessionOpened(mut o) => {
+                            self.shell = true;
+                            o.shell()
+                        }
+                        CliEvent::SessionExit(_) | CliEvent::Defunct => {
+                            self.ended = true;
+                            Ok(())
+                        }
+                        CliEvent::Banner(_) | CliEvent::PollAgain => Ok(()),
+                    }
+                    .map_err(ssh_err)?;
+                    true
+                }
+                Event::Progressed => true,
+                Event::None | Event::Serv(_) => false,
+            }
+        };
+        if open {
+            self.chan = Some(self.runner.open_client_session().map_err(ssh_err)?);
+        }
+        Ok(moved)
+    }
+
+    /// Plaintext from the shell channel; else drives the protocol and
+    /// reads the socket until it has none (`WouldBlock`).
+    fn read(&mut self, stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if let (Some(ch), true) = (&self.chan, self.shell) {
+                if self.runner.read_channel_ready().is_some() {
+                    match self.runner.read_channel(ch, sunset::ChanData::Normal, buf) {
+                        Ok(0) => {}
+                        Ok(n) => return Ok(n),
+                        Err(_) => return Ok(0),
+                    }
+                }
+            }
+            if self.ended {
+                return Ok(0);
+            }
+            let mut moved = false;
+            if !self.pending_in.is_empty() {
+                let n = self.runner.input(&self.pending_in).map_err(ssh_err)?;
+                self.pending_in.drain(..n);
+                moved = n > 0;
+            }
+            moved |= self.progress()?;
+            self.send(stream)?;
+            if moved || self.runner.read_channel_ready().is_some() {
+                continue;
+            }
+            if self.pending_in.len() > 1 << 20 {
+                return Err(io::Error::other("SSH: the server sends too much"));
+            }
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk)? {
+                0 => return Ok(0),
+                n => self.pending_in.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    /// Hands plaintext to the shell channel (what its window takes).
+    fn write(&mut self, stream: &mut TcpStream, buf: &[u8]) -> io::Result<usize> {
+        self.send(stream)?;
+        let Some(ch) = self.chan.as_ref().filter(|_| self.shell) else {
+            return Err(io::ErrorKind::WouldBlock.into());
+        };
+        let n = self
+            .runner
+            .write_channel(ch, sunset::ChanData::Normal, buf)
+            .map_err(ssh_err)?;
+        self.send(stream)?;
+        if n == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+}
+
 const USAGE: &str = "\
 chatsock-bench: load generator for a chatsock server (start it with bench.ron)
 
@@ -92,10 +248,13 @@ it gets. Every second it prints the server's RSS, the kernel's TCP memory
   --len L, --room ROOM  as for fanout
   --hold SECS       stay connected this long after the RESULT line,
                     sending nothing (default 0)
-handshake: N new TLS connections, each closed once the server's first byte
-of the session arrives (the handshake done); at most --concurrency at once,
-or opened at --rate R per second (open loop).
+handshake: N new TLS (or --ssh) connections, each closed once the server's
+first byte of the session arrives (the handshake done); at most
+--concurrency at once, or opened at --rate R per second (open loop).
 common:
+  --ssh             clients speak SSH (to the server's SSH port): sunset's
+                    client, publickey login with a fixed Ed25519 key as
+                    the client's name, a shell without a pty (line mode)
   --tls             clients speak TLS (to the server's TLS port), trusting
                     the certificate in --cafile (default chatsock-cert.pem)
   --pid PID         the server's pid: report its CPU time and memory
@@ -179,6 +338,8 @@ struct Args {
     logins: usize,
     /// fanout: the time the logins are spread over.
     login_secs: f64,
+    /// `--ssh`: clients speak SSH.
+    ssh: bool,
 }
 
 impl Args {
@@ -192,7 +353,9 @@ impl Args {
     }
 
     fn term(&self) -> &'static str {
-        if self.char_mode {
+        if self.ssh {
+            "ssh-line"
+        } else if self.char_mode {
             "char"
         } else {
             "line"
@@ -236,6 +399,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         cafile: "chatsock-cert.pem".into(),
         logins: 0,
         login_secs: 1.0,
+        ssh: false,
     };
     let mut want_tls = false;
     let mut have_addr = false;
@@ -250,6 +414,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         }
         if flag == "--tls" {
             want_tls = true;
+            continue;
+        }
+        if flag == "--ssh" {
+            a.ssh = true;
             continue;
         }
         let value = it.next().ok_or_else(|| format!("`{flag}` needs a value"))?;
@@ -303,7 +471,7 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     if !have_addr {
         return Err("missing --addr HOST:PORT".into());
     }
-    if want_tls || mode == Mode::Handshake {
+    if want_tls || (mode == Mode::Handshake && !a.ssh) {
         a.tls = Some(tls_config(&a.cafile)?);
     }
     if a.n == 0 {
@@ -716,12 +884,17 @@ struct Client {
     stalled: bool,
     /// `--tls`: the client's TLS session.
     tls: Option<Box<rustls::ClientConnection>>,
+    /// `--ssh`: the client's SSH session.
+    ssh: Option<Box<SshClient>>,
 }
 
 impl Client {
     /// Reads plaintext (through TLS when the client speaks it, answering
     /// handshake messages on the way).
     fn read_plain(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(ssh) = self.ssh.as_mut() {
+            return ssh.read(&mut self.stream, buf);
+        }
         let Some(tls) = self.tls.as_mut() else {
             return self.stream.read(buf);
         };
@@ -741,6 +914,9 @@ impl Client {
 
     /// Writes plaintext (encrypted first when the client speaks TLS).
     fn write_plain(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(ssh) = self.ssh.as_mut() {
+            return ssh.write(&mut self.stream, buf);
+        }
         let Some(tls) = self.tls.as_mut() else {
             return self.stream.write(buf);
         };
@@ -930,6 +1106,10 @@ impl Bench {
                         Some(Box::new(conn))
                     }
                 },
+                ssh: self
+                    .args
+                    .ssh
+                    .then(|| Box::new(SshClient::new(name_of(&self.args, i)))),
             });
             self.connected += 1;
             self.in_login += 1;
@@ -995,6 +1175,10 @@ impl Bench {
         };
         if let Some(tls) = c.tls.as_mut() {
             Client::send_records(tls, &mut c.stream)
+                .map_err(|e| format!("client {i}: write failed: {e}"))?;
+        }
+        if let Some(ssh) = c.ssh.as_mut() {
+            ssh.send(&mut c.stream)
                 .map_err(|e| format!("client {i}: write failed: {e}"))?;
         }
         while c.out_pos < c.out.len() {
@@ -1097,7 +1281,7 @@ impl Bench {
             let tail = &buf[rest..];
             c.carry[..tail.len()].copy_from_slice(tail);
             c.carry_len = tail.len();
-            if n < READ_BUF && c.tls.is_none() {
+            if n < READ_BUF && c.tls.is_none() && c.ssh.is_none() {
                 // A short read drained the socket; new data raises a new
                 // edge-triggered event, so skip the read that would only
                 // say WouldBlock (half the receive syscalls).
@@ -1124,6 +1308,10 @@ impl Bench {
             let view_marker = format!("[room/{room}]\r\n> ");
             let eol = self.args.eol();
             let (marker, next, reply): (&[u8], Stage, String) = match c.stage {
+                // SSH: the login name is the username; the server types it.
+                Stage::Prompt if c.ssh.is_some() => {
+                    (b"Enter a username: ", Stage::Named, String::new())
+                }
                 Stage::Prompt => (
                     b"Enter a username: ",
                     Stage::Named,
@@ -1913,7 +2101,8 @@ fn run_stall(args: Args) -> Result<(), String> {
 /// plaintext byte (the server began the session), close.
 struct Shake {
     stream: TcpStream,
-    tls: rustls::ClientConnection,
+    tls: Option<rustls::ClientConnection>,
+    ssh: Option<Box<SshClient>>,
     started: Instant,
     connected: bool,
 }
@@ -1933,29 +2122,40 @@ fn drive_shake(c: &mut Shake) -> ShakeState {
             Err(e) => return ShakeState::Failed(format!("connect: {e}")),
         }
     }
-    if let Err(e) = Client::send_records(&mut c.tls, &mut c.stream) {
+    let mut byte = [0u8; 256];
+    if let Some(ssh) = c.ssh.as_mut() {
+        return match ssh.read(&mut c.stream, &mut byte) {
+            Ok(0) => ShakeState::Failed("closed by the server".into()),
+            Ok(_) => ShakeState::Done,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => ShakeState::Going,
+            Err(e) => ShakeState::Failed(format!("{e}")),
+        };
+    }
+    let Some(tls) = c.tls.as_mut() else {
+        return ShakeState::Failed("no transport".into());
+    };
+    if let Err(e) = Client::send_records(tls, &mut c.stream) {
         return ShakeState::Failed(format!("write: {e}"));
     }
-    let mut byte = [0u8; 256];
     loop {
-        if !c.tls.is_handshaking() {
-            if let Ok(n) = c.tls.reader().read(&mut byte) {
+        if !tls.is_handshaking() {
+            if let Ok(n) = tls.reader().read(&mut byte) {
                 if n > 0 {
                     return ShakeState::Done;
                 }
             }
         }
-        match c.tls.read_tls(&mut c.stream) {
+        match tls.read_tls(&mut c.stream) {
             Ok(0) => return ShakeState::Failed("closed by the server".into()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return ShakeState::Going,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return ShakeState::Failed(format!("read: {e}")),
         }
-        if let Err(e) = c.tls.process_new_packets() {
+        if let Err(e) = tls.process_new_packets() {
             return ShakeState::Failed(format!("TLS: {e}"));
         }
-        if let Err(e) = Client::send_records(&mut c.tls, &mut c.stream) {
+        if let Err(e) = Client::send_records(tls, &mut c.stream) {
             return ShakeState::Failed(format!("write: {e}"));
         }
     }
@@ -1965,7 +2165,7 @@ fn drive_shake(c: &mut Shake) -> ShakeState {
 /// once the server's first byte of the session arrives), at most
 /// `--concurrency` at once, or opened at `--rate` per second.
 fn run_handshake(args: Args) -> Result<(), String> {
-    let config = args.tls.clone().ok_or("handshake needs TLS")?;
+    let config = args.tls.clone();
     let mut poll = Poll::new().map_err(|e| format!("cannot create poll: {e}"))?;
     let mut events = Events::with_capacity(1024);
     let mut conns: Vec<Option<Shake>> = Vec::new();
@@ -1999,12 +2199,22 @@ fn run_handshake(args: Args) -> Result<(), String> {
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .map_err(|e| format!("cannot register: {e}"))?;
-            let name = rustls::pki_types::ServerName::IpAddress(args.addr.ip().into());
-            let tls = rustls::ClientConnection::new(Arc::clone(&config), name)
-                .map_err(|e| format!("TLS: {e}"))?;
+            let tls = match &config {
+                Some(config) => {
+                    let name = rustls::pki_types::ServerName::IpAddress(args.addr.ip().into());
+                    Some(
+                        rustls::ClientConnection::new(Arc::clone(config), name)
+                            .map_err(|e| format!("TLS: {e}"))?,
+                    )
+                }
+                None => None,
+            };
             conns[key] = Some(Shake {
                 stream,
                 tls,
+                ssh: args
+                    .ssh
+                    .then(|| Box::new(SshClient::new(format!("{}{started}", args.prefix)))),
                 started: interval.map_or(now, |_| next_due),
                 connected: false,
             });
@@ -2060,8 +2270,9 @@ fn run_handshake(args: Args) -> Result<(), String> {
         .zip(cpu0)
         .map(|(b, a)| b - a);
     println!(
-        "RESULT mode=handshake handshakes={} secs={secs:.3} per_s={:.0} rate={} concurrency={} \
+        "RESULT mode=handshake transport={} handshakes={} secs={secs:.3} per_s={:.0} rate={} concurrency={} \
          p50_us={} p99_us={} max_us={} server_cpu_s={}",
+        if args.ssh { "ssh" } else { "tls" },
         args.n,
         args.n as f64 / secs,
         args.rate.map_or("max".into(), |r| format!("{r}")),
@@ -2072,9 +2283,10 @@ fn run_handshake(args: Args) -> Result<(), String> {
         cpu.map_or("-".into(), |c| format!("{c:.2}")),
     );
     println!(
-        "handshake: {} full TLS handshakes in {secs:.2} s = {:.0}/s (connect to the session's \
+        "handshake: {} full {} handshakes in {secs:.2} s = {:.0}/s (connect to the session's \
          first byte: p50 {} us, p99 {} us)",
         args.n,
+        if args.ssh { "SSH" } else { "TLS" },
         args.n as f64 / secs,
         fmt_us(hist.quantile(0.5)),
         fmt_us(hist.quantile(0.99)),

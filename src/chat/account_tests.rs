@@ -603,3 +603,74 @@ fn accounts_off_refuses_password_commands() {
     let o = t.say(0, ":register hunter22");
     assert!(o.contains("Accounts are off"), "{o}");
 }
+
+/// An SSH client of `name`'s, logged in with `key`, at the username prompt.
+fn ssh_client(t: &mut T, id: ClientId, key: &str) {
+    t.connect(id, Link::Ssh, ip(9));
+    t.chat.set_ssh_key(id, key);
+}
+
+#[test]
+fn a_key_bound_with_addkey_logs_in_without_a_password() {
+    let mut t = T::new("");
+    // Registered over SSH with key A, which :addkey binds.
+    ssh_client(&mut t, 0, "SHA256:keyA");
+    let o = t.say(0, "alice");
+    assert!(o.contains("You are now connected as 'alice'"), "{o}");
+    let o = t.say(0, ":keys");
+    assert!(o.contains("You are not registered"), "{o}");
+    let o = t.say(0, ":register hunter22");
+    assert!(o.contains("You registered 'alice'"), "{o}");
+    t.after_change_wait();
+    let o = t.say(0, ":addkey");
+    assert!(
+        o.contains("Key SHA256:keyA is bound to your account"),
+        "{o}"
+    );
+    assert!(t.file.as_deref().unwrap().contains("SHA256:keyA"));
+    let o = t.say(0, ":addkey");
+    assert!(o.contains("bound to your account already"), "{o}");
+    let o = t.say(0, ":keys");
+    assert!(o.contains("1. SHA256:keyA (this session)"), "{o}");
+    t.chat.disconnect(0);
+    // Key A: in at once. Key B: the password prompt. No key: the prompt.
+    ssh_client(&mut t, 1, "SHA256:keyA");
+    let o = t.say(1, "alice");
+    assert!(o.contains("Your SSH key is bound to this account."), "{o}");
+    assert!(o.contains("You are logged in to your account"), "{o}");
+    assert!(t.chat.logged_in(1));
+    t.chat.disconnect(1);
+    ssh_client(&mut t, 2, "SHA256:keyB");
+    assert_eq!(t.say(2, "alice"), "Password for alice: ");
+    t.connect(3, Link::Tls, ip(3));
+    assert_eq!(t.say(3, "alice"), "Password for alice: ");
+    // A password login over SSH with key B, then :delkey 1 unbinds A.
+    let o = t.say(2, "hunter22");
+    assert!(o.contains("You are logged in"), "{o}");
+    let o = t.say(2, ":delkey 2");
+    assert!(o.contains("There is no key 2"), "{o}");
+    let o = t.say(2, ":delkey 1");
+    assert!(o.contains("Key SHA256:keyA is no longer bound"), "{o}");
+    t.chat.disconnect(2);
+    ssh_client(&mut t, 4, "SHA256:keyA");
+    assert_eq!(t.say(4, "alice"), "Password for alice: ");
+}
+
+#[test]
+fn addkey_needs_an_ssh_session_and_a_failed_save_unbinds() {
+    let mut t = T::new("");
+    t.registered(0, "alice", "hunter22");
+    t.after_change_wait();
+    let o = t.say(0, ":addkey");
+    assert!(o.contains("This is not an SSH session with a key"), "{o}");
+    t.chat.disconnect(0);
+    ssh_client(&mut t, 1, "SHA256:keyA");
+    t.say(1, "alice");
+    t.say(1, "hunter22");
+    t.disk_fails = true;
+    let o = t.say(1, ":addkey");
+    assert!(o.contains("Your key could not be bound"), "{o}");
+    t.disk_fails = false;
+    let o = t.say(1, ":keys");
+    assert!(o.contains("No SSH keys are bound"), "{o}");
+}

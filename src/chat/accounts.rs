@@ -95,7 +95,12 @@ enum Undo {
     Restore(Account),
     /// A new password: the key and the old hash.
     Hash(String, String),
+    /// Bound SSH keys changed: the name key and the old list.
+    Keys(String, Vec<String>),
 }
+
+/// SSH keys one account may have bound at most.
+pub const MAX_KEYS: usize = 16;
 
 /// Failed logins per key (a name key or an address) in fixed one-minute
 /// windows.
@@ -285,10 +290,39 @@ impl Chat {
         self.auth.accounts.get(key).map(|a| a.name.as_str())
     }
 
+    /// The shell says which key an SSH client logged in with (before its
+    /// name is typed).
+    pub fn set_ssh_key(&mut self, id: ClientId, fingerprint: &str) {
+        if let Some(c) = self.client_mut(id) {
+            c.ssh_key = Some(fingerprint.into());
+        }
+    }
+
     /// A registered name was typed at the username prompt: ask for its
-    /// password, unless something forbids it.
+    /// password, unless something forbids it; an SSH client whose key is
+    /// bound to the account is in without one.
     pub(super) fn ask_password(&mut self, id: ClientId, account: String) {
         let key = names::key(&account);
+        let bound = self
+            .client(id)
+            .and_then(|c| c.ssh_key.as_deref())
+            .is_some_and(|fp| {
+                self.auth
+                    .accounts
+                    .get(&key)
+                    .is_some_and(|a| a.keys.iter().any(|k| k == fp))
+            });
+        if bound {
+            if let Some(b) = self.account_ban(&key) {
+                let msg = format!("That account is banned{}.", self.ban_left(b.until));
+                self.write(id, format!("{msg}\r\n"));
+                self.write_prompt(id);
+                return;
+            }
+            self.write(id, "Your SSH key is bound to this account.\r\n");
+            self.take_name(id, &account, true);
+            return;
+        }
         let refusal = if !self.passwords_ok(id) {
             Some(format!(
                 "'{account}' is registered. {}",
@@ -504,6 +538,108 @@ impl Chat {
                 password: password.to_string(),
             },
             Purpose::Unregister,
+        );
+    }
+
+    /// `:addkey`: binds the key of this SSH session to the account.
+    pub(super) fn add_key(&mut self, id: ClientId) {
+        if let Some(msg) = self.password_command_refusal(id, true) {
+            return self.reply(id, &[&msg]);
+        }
+        let Some(fp) = self.client(id).and_then(|c| c.ssh_key.clone()) else {
+            return self.reply(
+                id,
+                &["This is not an SSH session with a key: connect with ssh and your key, then :addkey."],
+            );
+        };
+        let Some((key, keys)) = self
+            .own_account(id)
+            .map(|a| (names::key(&a.name), a.keys.clone()))
+        else {
+            return;
+        };
+        if keys.iter().any(|k| **k == *fp) {
+            return self.reply(id, &["This key is bound to your account already."]);
+        }
+        if keys.len() >= MAX_KEYS {
+            let msg = format!(
+                "Your account has {MAX_KEYS} keys, the most it may have: :delkey one first."
+            );
+            return self.reply(id, &[&msg]);
+        }
+        if let Some(msg) = self.too_soon(id) {
+            return self.reply(id, &[&msg]);
+        }
+        if let Some(a) = self.auth.accounts.get_mut(&key) {
+            a.keys.push(fp.to_string());
+        }
+        let ok = format!(
+            "Key {fp} is bound to your account: ssh with it logs you in without a password."
+        );
+        self.ask_save(
+            id,
+            Undo::Keys(key, keys),
+            &ok,
+            "Your key could not be bound",
+        );
+    }
+
+    /// `:keys`: the keys bound to the account, numbered.
+    pub(super) fn list_keys(&mut self, id: ClientId) {
+        if let Some(msg) = self.password_command_refusal(id, true) {
+            return self.reply(id, &[&msg]);
+        }
+        let keys = self
+            .own_account(id)
+            .map(|a| a.keys.clone())
+            .unwrap_or_default();
+        if keys.is_empty() {
+            return self.reply(
+                id,
+                &["No SSH keys are bound to your account (:addkey in an SSH session binds one)."],
+            );
+        }
+        let this = self.client(id).and_then(|c| c.ssh_key.clone());
+        let mut lines = vec!["SSH keys bound to your account:".to_string()];
+        for (i, k) in keys.iter().enumerate() {
+            let mark = if this.as_deref() == Some(k.as_str()) {
+                " (this session)"
+            } else {
+                ""
+            };
+            lines.push(format!("  {}. {k}{mark}", i + 1));
+        }
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        self.reply(id, &lines);
+    }
+
+    /// `:delkey N`: unbinds the N-th key of `:keys`.
+    pub(super) fn del_key(&mut self, id: ClientId, n: usize) {
+        if let Some(msg) = self.password_command_refusal(id, true) {
+            return self.reply(id, &[&msg]);
+        }
+        let Some((key, keys)) = self
+            .own_account(id)
+            .map(|a| (names::key(&a.name), a.keys.clone()))
+        else {
+            return;
+        };
+        let Some(fp) = n.checked_sub(1).and_then(|i| keys.get(i)).cloned() else {
+            let msg = format!("There is no key {n}: :keys lists {}.", keys.len());
+            return self.reply(id, &[&msg]);
+        };
+        if let Some(msg) = self.too_soon(id) {
+            return self.reply(id, &[&msg]);
+        }
+        if let Some(a) = self.auth.accounts.get_mut(&key) {
+            a.keys.retain(|k| *k != fp);
+        }
+        let ok = format!("Key {fp} is no longer bound to your account.");
+        self.ask_save(
+            id,
+            Undo::Keys(key, keys),
+            &ok,
+            "Your key could not be unbound",
         );
     }
 
@@ -764,6 +900,11 @@ impl Chat {
             Undo::Hash(key, old) => {
                 if let Some(a) = self.auth.accounts.get_mut(&key) {
                     a.hash = old;
+                }
+            }
+            Undo::Keys(key, old) => {
+                if let Some(a) = self.auth.accounts.get_mut(&key) {
+                    a.keys = old;
                 }
             }
         }

@@ -101,6 +101,10 @@ struct Client {
     /// `:passwd`, `:unregister`), each a hash and a file write; `None`:
     /// never.
     changed_at: Option<Secs>,
+    /// The OpenSSH fingerprint (`SHA256:…`) of the key an SSH client logged
+    /// in with: it may log in to an account that has it bound, and
+    /// `:addkey` binds it.
+    ssh_key: Option<Box<str>>,
     /// How it reached the server (the plaintext-password rule).
     link: Link,
     /// Its address, keyed as `maxClientsPerIp` counts it (bans, limits).
@@ -501,6 +505,7 @@ impl Chat {
             notice_at: self.now,
             last_line: self.now.into(),
             changed_at: None,
+            ssh_key: None,
             link,
             ip: self.cfg.ip_key(ip),
             account: false,

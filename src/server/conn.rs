@@ -2,6 +2,7 @@
 //! bounded output queue on the way out.
 
 use crate::term::{Event, Terminal};
+use crate::transport::ssh::Authenticator;
 use crate::transport::Transport;
 use mio::net::TcpStream;
 use mio::Interest;
@@ -222,7 +223,12 @@ impl Conn {
 
     /// Whether the client's input is still read and handled.
     pub fn reading(&self) -> bool {
-        matches!(self.life, Life::Open | Life::Handshaking)
+        match self.life {
+            Life::Open | Life::Handshaking => true,
+            // An SSH client's CLOSE is awaited (the rest is discarded).
+            Life::Closing(_) => self.transport.lingering(),
+            _ => false,
+        }
     }
 
     /// Whether lines already read are still handed to the core.
@@ -259,6 +265,7 @@ impl Conn {
         &mut self,
         scratch: &mut [u8],
         complete: &mut dyn FnMut(&str) -> Vec<String>,
+        auth: &mut dyn Authenticator,
         limit: usize,
         pool: &mut BufPool,
     ) -> Io {
@@ -271,10 +278,23 @@ impl Conn {
                 self.read_paused = true;
                 return Io::Done;
             }
-            match self.transport.read(&mut self.stream, scratch) {
+            let read = self.transport.read(&mut self.stream, scratch, auth);
+            if let Some(ssh) = self.transport.ssh_mut() {
+                // The pty request and window changes, as telnet's NAWS.
+                if ssh.pty() && self.term.mode() != crate::term::Mode::Char {
+                    self.term.set_pty();
+                }
+                if let Some((cols, rows)) = ssh.take_size() {
+                    self.term.client_size(cols, rows);
+                }
+            }
+            match read {
                 Ok(0) => {
                     if self.life == Life::Handshaking {
-                        return Io::Error("closed during the TLS handshake".into());
+                        return Io::Error(format!(
+                            "closed during the {} handshake",
+                            self.transport.name()
+                        ));
                     }
                     if self.life == Life::Open {
                         self.life = Life::HalfClosed;
@@ -296,17 +316,44 @@ impl Conn {
                     }
                 }
                 Err(e) => match classify(&e) {
-                    // The transport's own errors already say "TLS".
+                    // The transport's own errors already say "TLS"/"SSH".
                     Some(Io::Error(reason))
-                        if self.life == Life::Handshaking && !reason.starts_with("TLS") =>
+                        if self.life == Life::Handshaking
+                            && !reason.starts_with(self.transport.name()) =>
                     {
-                        return Io::Error(format!("during the TLS handshake: {reason}"));
+                        return Io::Error(format!(
+                            "during the {} handshake: {reason}",
+                            self.transport.name()
+                        ));
                     }
                     Some(io) => return io,
                     None => {}
                 },
             }
         }
+    }
+
+    /// SSH: once the session's first prompt (the username prompt) is
+    /// drawn into `out`, types the client's login name after it as if
+    /// keyed in (echoed, then Enter), so the core takes it as the username
+    /// and asks again if it is taken or not allowed (SPEC §12). Control
+    /// characters are left out.
+    pub fn type_login_name(&mut self, out: &mut Vec<u8>) {
+        let Some(name) = self.transport.ssh_mut().and_then(|s| s.take_name()) else {
+            return;
+        };
+        let mut typed: String = name.chars().filter(|c| !c.is_control()).collect();
+        typed.push('\r');
+        let mut events = Vec::new();
+        let mut none = |_: &str| Vec::new();
+        if self.term.mode() == crate::term::Mode::Line {
+            // No pty: the client's side does not echo what we type for it.
+            out.extend_from_slice(typed.trim_end().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        self.term
+            .feed(typed.as_bytes(), out, &mut events, &mut none);
+        self.pending.extend(events);
     }
 
     /// Whether a throttled client whose reading is paused has left more

@@ -22,6 +22,17 @@ impl Listener {
         }
     }
 
+    /// An SSH listener with `setup`'s host key.
+    pub fn ssh(
+        socket: TcpListener,
+        setup: std::sync::Arc<crate::transport::ssh::Setup>,
+    ) -> Listener {
+        Listener {
+            socket,
+            kind: TransportKind::Ssh(setup),
+        }
+    }
+
     /// A TLS listener with `config`.
     pub fn tls(socket: TcpListener, config: std::sync::Arc<rustls::ServerConfig>) -> Listener {
         Listener {
@@ -131,7 +142,14 @@ impl Server {
                         crate::log_err!("chatsock: file descriptors available again");
                     }
                     match Transport::new(&l.kind) {
-                        Ok(transport) => self.admit(stream, addr, transport),
+                        Ok(mut transport) => {
+                            if let (Some(ssh), Ok(local)) =
+                                (transport.ssh_mut(), stream.local_addr())
+                            {
+                                ssh.set_local_addr(local);
+                            }
+                            self.admit(stream, addr, transport)
+                        }
                         Err(e) => crate::log_err!(
                             "chatsock: refused {}: cannot start {:?}: {e}",
                             canonical(addr),
@@ -240,13 +258,15 @@ impl Server {
         let _ = socket2::SockRef::from(&stream).set_send_buffer_size(KERNEL_SEND_BUFFER);
         self.next_gen += 1;
         let bucket = Bucket::new(cfg.flood_rate, cfg.flood_burst, Instant::now());
+        // An SSH session has a pty instead of telnet options.
+        let telnet = cfg.telnet && transport.ssh().is_none();
         entry.insert(Conn::new(
             stream,
             transport,
             addr,
             self.next_gen,
             cfg.max_line_length,
-            cfg.telnet,
+            telnet,
             bucket,
         ));
         *self.accepting.per_ip.entry(ip).or_insert(0) += 1;
@@ -264,7 +284,7 @@ impl Server {
         );
         if conn.life == Life::Handshaking {
             let alarm = Alarm::Handshake { key, gen: conn.gen };
-            let at = later(Instant::now(), crate::transport::tls::HANDSHAKE_TIMEOUT);
+            let at = later(Instant::now(), conn.transport.handshake_timeout());
             self.timers.push(Reverse((at, alarm)));
             return;
         }
@@ -273,6 +293,17 @@ impl Server {
 
     /// The transport is ready: the session begins, as SPEC §3 says.
     pub(super) fn start_session(&mut self, key: usize) {
+        if let Some(conn) = self.conns.get(key) {
+            if let Some(ssh) = conn.transport.ssh() {
+                crate::log_err!(
+                    "chatsock: SSH login: {} as {:?}, {}",
+                    conn.addr,
+                    ssh.user().unwrap_or(""),
+                    ssh.key()
+                        .map_or_else(|| "no key".to_string(), |k| format!("key {k}"))
+                );
+            }
+        }
         // The telnet offer first (erased at once for a client that does
         // not speak telnet), then whatever the core says.
         let Some(conn) = self.conns.get_mut(key) else {
@@ -284,13 +315,19 @@ impl Server {
         let ip = conn.addr.ip();
         let link = match &conn.transport {
             Transport::Tls(_) => Link::Tls,
+            Transport::Ssh(_) => Link::Ssh,
             Transport::Plain if ip.is_loopback() => Link::PlainLoopback,
             Transport::Plain => Link::PlainRemote,
         };
+        let ssh_key = conn.transport.ssh_key().map(str::to_string);
         if dirty {
             self.mark_dirty(key);
         }
         self.chat.connect(key, link, ip);
+        if let Some(fp) = ssh_key {
+            // Before the name is typed: a key bound to the account logs in.
+            self.chat.set_ssh_key(key, &fp);
+        }
         self.apply();
         self.drive(key);
     }

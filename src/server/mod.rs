@@ -57,6 +57,11 @@ enum Alarm {
         key: usize,
         gen: u64,
     },
+    /// A closing connection has waited long enough for its peer's goodbye.
+    Linger {
+        key: usize,
+        gen: u64,
+    },
     Countdown(u64),
     Grace,
 }
@@ -75,6 +80,10 @@ fn later(now: Instant, after: Duration) -> Instant {
     now.checked_add(after)
         .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365))
 }
+
+/// How long a closed SSH session waits for the client's CLOSE before the
+/// socket is closed anyway.
+const LINGER: Duration = Duration::from_secs(2);
 
 /// Resets a scroll region a half-sent update may have left set.
 const RESET_REGION: &[u8] = b"\x1b[r";
@@ -99,6 +108,25 @@ fn coalesce(chat: &Chat, key: usize, conn: &mut Conn, min: usize, buf: &mut Vec<
     }
     conn.replace_unsent(buf);
     true
+}
+
+/// Decides SSH logins (SPEC §12) from the core's point of view; made for
+/// each read, borrowing the core. Today everyone is a guest with any key
+/// or none: accounts answer here ("is NAME registered, which keys are
+/// bound to it, does the password match") from `chat`.
+struct Logins<'a> {
+    #[allow(dead_code)]
+    chat: &'a Chat,
+}
+
+impl crate::transport::ssh::Authenticator for Logins<'_> {
+    fn guest(&mut self, _user: &str) -> bool {
+        true
+    }
+
+    fn public_key(&mut self, _user: &str, _fingerprint: &str) -> bool {
+        true
+    }
 }
 
 /// The shell around the chat core.
@@ -194,7 +222,7 @@ pub fn run(
     // Plain clients told not to send passwords are told where to go.
     let tls_port = server.listeners.iter().find_map(|l| match l.kind {
         TransportKind::Tls(_) => l.socket.local_addr().ok().map(|a| a.port()),
-        TransportKind::Plain => None,
+        TransportKind::Plain | TransportKind::Ssh(_) => None,
     });
     server.chat.set_tls_port(tls_port);
     let mut events = Events::with_capacity(1024);
@@ -231,6 +259,15 @@ pub fn run(
                     }
                     if event.is_writable() {
                         server.mark_dirty(key);
+                        // SSH: input sunset could not take until its output
+                        // was written (the socket has no new READABLE edge).
+                        if server
+                            .conns
+                            .get(key)
+                            .is_some_and(|c| c.transport.has_pending_input())
+                        {
+                            server.read(key);
+                        }
                     }
                 }
             }
@@ -301,12 +338,26 @@ impl Server {
             let chat = &self.chat;
             let limit = chat.config().send_queue_limit;
             let mut complete = |before: &str| chat.complete(key, before);
-            let io = conn.read(&mut self.scratch, &mut complete, limit, &mut self.pool);
+            let mut auth = Logins { chat };
+            let io = conn.read(
+                &mut self.scratch,
+                &mut complete,
+                &mut auth,
+                limit,
+                &mut self.pool,
+            );
             if let Io::Error(reason) = io {
                 return self.kill(key, reason);
             }
-            if conn.transport.wants_write() {
-                // Handshake replies, or records rustls made.
+            if let Life::Closing(reason) = conn.life {
+                if !conn.transport.lingering() {
+                    // The peer's goodbye came: done.
+                    return self.kill(key, reason.into());
+                }
+            }
+            if conn.transport.wants_write() || conn.unsent() > 0 {
+                // Handshake replies, records rustls made; or an SSH
+                // client's window opened for what waits.
                 self.mark_dirty(key);
             }
             if self.conns.get(key).map(|c| &c.life) == Some(&Life::Handshaking)
@@ -356,7 +407,15 @@ impl Server {
                     let chat = &self.chat;
                     let limit = chat.config().send_queue_limit;
                     let mut complete = |before: &str| chat.complete(key, before);
-                    match conn.read(&mut self.scratch, &mut complete, limit, &mut self.pool) {
+                    let mut auth = Logins { chat };
+                    let io = conn.read(
+                        &mut self.scratch,
+                        &mut complete,
+                        &mut auth,
+                        limit,
+                        &mut self.pool,
+                    );
+                    match io {
                         Io::Error(reason) => return self.kill(key, reason),
                         _ => {
                             self.terminal_news(key);
@@ -409,6 +468,14 @@ impl Server {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
         };
+        if conn.life == Life::Handshaking {
+            // No session in the core yet: the news waits for it (an SSH
+            // pty request comes before the shell).
+            if conn.unsent() > 0 {
+                self.mark_dirty(key);
+            }
+            return;
+        }
         let resized = conn.term.take_resize();
         let mode = conn.term.take_mode_change();
         let has_output = conn.unsent() > 0;
@@ -455,6 +522,9 @@ impl Server {
                     conn.term.set_secret(*secret);
                     self.prompt_buf.clear();
                     conn.term.prompt(text, *view, &mut self.prompt_buf);
+                    // SSH: the login name is typed at the first prompt
+                    // (the username prompt) for the user.
+                    conn.type_login_name(&mut self.prompt_buf);
                     &self.prompt_buf[..]
                 }
                 other => other.bytes(),
@@ -573,8 +643,16 @@ impl Server {
                 Alarm::Handshake { key, gen } => {
                     if let Some(conn) = self.conns.get(key) {
                         if conn.gen == gen && conn.life == Life::Handshaking {
-                            let secs = crate::transport::tls::HANDSHAKE_TIMEOUT.as_secs();
-                            self.kill(key, format!("TLS handshake not done in {secs} s"));
+                            let secs = conn.transport.handshake_timeout().as_secs();
+                            let name = conn.transport.name();
+                            self.kill(key, format!("{name} handshake not done in {secs} s"));
+                        }
+                    }
+                }
+                Alarm::Linger { key, gen } => {
+                    if let Some(conn) = self.conns.get(key).filter(|c| c.gen == gen) {
+                        if let Life::Closing(reason) = conn.life {
+                            self.kill(key, reason.into());
                         }
                     }
                 }
@@ -610,6 +688,7 @@ impl Server {
     /// Flushes every connection with new output (one write pass each),
     /// then removes the dead and the finished.
     fn end_pass(&mut self) {
+        let mut reread = Vec::new();
         loop {
             while let Some(key) = self.dirty.pop() {
                 let Some(conn) = self.conns.get_mut(key) else {
@@ -619,12 +698,23 @@ impl Server {
                 if conn.dead() {
                     continue;
                 }
+                let had_own = conn.transport.wants_write();
                 let result = conn.flush(&mut self.pool);
+                if had_own && !conn.transport.wants_write() && conn.transport.has_pending_input() {
+                    // SSH: sunset takes held input once its output is out;
+                    // the socket will not say READABLE for it again.
+                    reread.push(key);
+                }
                 conn.write_blocked = result == Io::WouldBlock;
                 match (result, &conn.life) {
                     (Io::Error(reason), _) => {
                         self.kill(key, reason);
                         continue;
+                    }
+                    // Said goodbye; waiting a little for the peer's.
+                    (Io::Done, Life::Closing(_)) if conn.transport.lingering() => {
+                        let alarm = Alarm::Linger { key, gen: conn.gen };
+                        self.timers.push(Reverse((Instant::now() + LINGER, alarm)));
                     }
                     // Flushed as far as the kernel takes it: done.
                     (_, Life::Closing(reason)) => {
@@ -648,7 +738,10 @@ impl Server {
                         .reregister(&mut conn.stream, Token(key), wanted);
                 }
             }
-            if self.doomed.is_empty() {
+            for key in std::mem::take(&mut reread) {
+                self.read(key);
+            }
+            if self.doomed.is_empty() && self.dirty.is_empty() {
                 break;
             }
             for key in std::mem::take(&mut self.doomed) {

@@ -503,6 +503,23 @@ impl Terminal {
         (std::mem::replace(&mut self.reported_mode, self.mode) != self.mode).then_some(self.mode)
     }
 
+    /// An SSH pty (SPEC §12): character mode from the start, without
+    /// telnet; the size comes from the pty request, so no cursor-position
+    /// report is asked for.
+    pub fn set_pty(&mut self) {
+        self.naws_size = true;
+        let mut out = Vec::new();
+        self.set_mode(Mode::Char, &mut out);
+    }
+
+    /// A size the client's side reported outside telnet (an SSH pty
+    /// request or window change): taken like a NAWS report, so the core
+    /// redraws to fit.
+    pub fn client_size(&mut self, cols: u16, rows: u16) {
+        self.naws_size |= cols != 0 && rows != 0;
+        self.report_size(cols, rows);
+    }
+
     /// Bytes buffered (partial line, editor, history, partial escape and
     /// telnet sequences): for bounds checks. At most twice the line limit
     /// plus [`editor::HISTORY_BYTES`] and a few bytes.

@@ -2,11 +2,13 @@
 //! terminal layer. Plain is the identity; TLS is a rustls connection pumped
 //! from the loop (like rustls's `tlsserver-mio`). The shell's queues hold
 //! plaintext, so `sendQueueLimit` and chat-view coalescing work the same for
-//! every transport; encryption happens at flush.
+//! every transport; encryption happens at flush. SSH is a sunset `Runner`
+//! pumped the same way (its shell channel's data is the plaintext).
 //!
 //! The functions take any `Read + Write` socket, so the fuzzer drives the
 //! same code with an in-memory one.
 
+pub mod ssh;
 pub mod tls;
 
 use std::io::{self, Read, Write};
@@ -19,6 +21,8 @@ pub enum TransportKind {
     Plain,
     /// TLS with this server configuration (certificate, key, versions).
     Tls(Arc<rustls::ServerConfig>),
+    /// SSH with this host key.
+    Ssh(Arc<ssh::Setup>),
 }
 
 /// One connection's transport state.
@@ -28,6 +32,8 @@ pub enum Transport {
     Plain,
     /// A TLS session; boxed, since it is large next to `Plain`.
     Tls(Box<tls::Tls>),
+    /// An SSH session; boxed likewise.
+    Ssh(Box<ssh::SshConn>),
 }
 
 impl Transport {
@@ -36,7 +42,54 @@ impl Transport {
         Ok(match kind {
             TransportKind::Plain => Transport::Plain,
             TransportKind::Tls(config) => Transport::Tls(Box::new(tls::Tls::new(config)?)),
+            TransportKind::Ssh(setup) => Transport::Ssh(Box::new(ssh::SshConn::new(setup))),
         })
+    }
+
+    /// How long the handshake may take before the connection is closed
+    /// (TLS: the handshake; SSH: key exchange, login, pty and shell).
+    pub fn handshake_timeout(&self) -> std::time::Duration {
+        match self {
+            Transport::Ssh(_) => ssh::HANDSHAKE_TIMEOUT,
+            _ => tls::HANDSHAKE_TIMEOUT,
+        }
+    }
+
+    /// Socket bytes the transport read but could not use yet (sunset takes
+    /// more only once its output is written): read again after a flush.
+    pub fn has_pending_input(&self) -> bool {
+        match self {
+            Transport::Ssh(ssh) => ssh.has_pending_input(),
+            _ => false,
+        }
+    }
+
+    /// Whether the transport said goodbye and waits for the peer's (SSH:
+    /// our CLOSE sent, the client's not yet received).
+    pub fn lingering(&self) -> bool {
+        self.ssh().is_some_and(ssh::SshConn::lingering)
+    }
+
+    /// The SSH session, if this is one.
+    pub fn ssh(&self) -> Option<&ssh::SshConn> {
+        match self {
+            Transport::Ssh(ssh) => Some(ssh),
+            _ => None,
+        }
+    }
+
+    /// The SSH session, if this is one.
+    pub fn ssh_mut(&mut self) -> Option<&mut ssh::SshConn> {
+        match self {
+            Transport::Ssh(ssh) => Some(ssh),
+            _ => None,
+        }
+    }
+
+    /// The public key an SSH client logged in with (`SHA256:…`, OpenSSH's
+    /// fingerprint); None for other transports and keyless guests.
+    pub fn ssh_key(&self) -> Option<&str> {
+        self.ssh().and_then(ssh::SshConn::key)
     }
 
     /// Whether the transport is still setting up (a TLS handshake): no
@@ -45,6 +98,7 @@ impl Transport {
         match self {
             Transport::Plain => false,
             Transport::Tls(tls) => tls.handshaking(),
+            Transport::Ssh(ssh) => ssh.handshaking(),
         }
     }
 
@@ -55,16 +109,24 @@ impl Transport {
         match self {
             Transport::Plain => false,
             Transport::Tls(tls) => tls.wants_write(),
+            Transport::Ssh(ssh) => ssh.wants_write(),
         }
     }
 
     /// Reads plaintext from `socket`. `Ok(0)` is the end of the stream;
     /// `WouldBlock` means nothing more for now (the handshake may have
-    /// advanced, see [`Transport::wants_write`]).
-    pub fn read<S: Read + Write>(&mut self, socket: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+    /// advanced, see [`Transport::wants_write`]). `auth` decides SSH
+    /// logins.
+    pub fn read<S: Read + Write>(
+        &mut self,
+        socket: &mut S,
+        buf: &mut [u8],
+        auth: &mut dyn ssh::Authenticator,
+    ) -> io::Result<usize> {
         match self {
             Transport::Plain => socket.read(buf),
             Transport::Tls(tls) => tls.read(socket, buf),
+            Transport::Ssh(ssh) => ssh.read(socket, buf, auth),
         }
     }
 
@@ -75,6 +137,7 @@ impl Transport {
         match self {
             Transport::Plain => socket.write(buf),
             Transport::Tls(tls) => tls.write(socket, buf),
+            Transport::Ssh(ssh) => ssh.write(socket, buf),
         }
     }
 
@@ -84,15 +147,18 @@ impl Transport {
         match self {
             Transport::Plain => Ok(()),
             Transport::Tls(tls) => tls.flush(socket),
+            Transport::Ssh(ssh) => ssh.flush(socket),
         }
     }
 
-    /// Says goodbye in the transport's own terms (TLS `close_notify`); sent
+    /// Says goodbye in the transport's own terms (TLS `close_notify`; SSH
+    /// exit-status 0, EOF and CLOSE); sent
     /// by the next [`Transport::flush`].
     pub fn close(&mut self) {
         match self {
             Transport::Plain => {}
             Transport::Tls(tls) => tls.close(),
+            Transport::Ssh(ssh) => ssh.close(),
         }
     }
 
@@ -101,6 +167,7 @@ impl Transport {
         match self {
             Transport::Plain => "plain",
             Transport::Tls(_) => "TLS",
+            Transport::Ssh(_) => "SSH",
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Cfg {
     fields: Vec<(String, String)>,
     /// Where the TLS certificate and key live (`Cfg::tls`).
     pub tls_dir: Option<PathBuf>,
+    /// Where the SSH host key lives (`Cfg::ssh`).
+    pub ssh_dir: Option<PathBuf>,
 }
 
 impl Cfg {
@@ -31,6 +33,7 @@ impl Cfg {
         Cfg {
             fields: Vec::new(),
             tls_dir: None,
+            ssh_dir: None,
         }
         .set("host", "\"127.0.0.1\"")
         .set("connectionTimeout", "false")
@@ -69,6 +72,18 @@ impl Cfg {
         );
         self.tls_dir = Some(dir);
         self.set("tls", &value)
+    }
+
+    /// Adds an SSH listener on a free port, its host key in a fresh
+    /// temporary directory (made by the server on first start).
+    pub fn ssh(mut self) -> Cfg {
+        let n = NEXT_FILE.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("chatsock-ssh-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let value = format!("(port: 0, hostKey: {:?})", dir.join("hostkey"));
+        self.ssh_dir = Some(dir);
+        self.set("ssh", &value)
     }
 
     /// Whether the plain listener is on.
@@ -235,6 +250,12 @@ pub struct Server {
     pub tls_fingerprint: Option<String>,
     /// The directory of the TLS certificate and key.
     pub tls_dir: Option<PathBuf>,
+    /// The SSH listener's address, when the config has one.
+    pub ssh_addr: Option<SocketAddr>,
+    /// The host key fingerprint the `SSH on` line printed.
+    pub ssh_fingerprint: Option<String>,
+    /// The directory of the SSH host key.
+    pub ssh_dir: Option<PathBuf>,
 }
 
 fn pump(reader: impl Read + Send + 'static) -> Receiver<String> {
@@ -326,6 +347,9 @@ impl Server {
             tls_addr: None,
             tls_fingerprint: None,
             tls_dir: cfg.tls_dir.clone(),
+            ssh_addr: None,
+            ssh_fingerprint: None,
+            ssh_dir: cfg.ssh_dir.clone(),
         };
         if cfg.plaintext() {
             let line = server.expect_stdout("Now running on ");
@@ -341,6 +365,14 @@ impl Server {
                 .expect("fingerprint");
             server.tls_addr = Some(addr.parse().expect("address in 'TLS on'"));
             server.tls_fingerprint = Some(fp.trim().to_string());
+        }
+        if cfg.ssh_dir.is_some() {
+            // `SSH on 127.0.0.1:PORT, host key SHA256:…`
+            let line = server.expect_stdout("SSH on ");
+            let rest = line.rsplit("SSH on ").next().unwrap();
+            let (addr, fp) = rest.split_once(", host key ").expect("fingerprint");
+            server.ssh_addr = Some(addr.parse().expect("address in 'SSH on'"));
+            server.ssh_fingerprint = Some(fp.trim().to_string());
         }
         server
     }
@@ -401,6 +433,9 @@ impl Server {
             tls_addr: None,
             tls_fingerprint: None,
             tls_dir: None,
+            ssh_addr: None,
+            ssh_fingerprint: None,
+            ssh_dir: None,
         };
         let (line, prefix) = if read_stdout {
             (server.expect_stdout("Now running on "), "Now running on ")
@@ -569,7 +604,7 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.config);
-        if let Some(dir) = &self.tls_dir {
+        for dir in [&self.tls_dir, &self.ssh_dir].into_iter().flatten() {
             let _ = std::fs::remove_dir_all(dir);
         }
     }

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The SSH measurements in BENCHMARKS.md (SPEC §12, issue 13), in one
+# sitting, on the server built here (NEW=path: that binary). Each run gets
+# a fresh server with bench.ron, a plain and an SSH listener on free ports,
+# and a host key made in a temporary directory. The SSH clients are
+# chatsock-bench's own (sunset's client side: publickey login, a shell
+# without a pty, so the server's terminal is in line mode like a default
+# plain client's).
+#
+#   bash bench/ssh.sh        a few minutes; run on an otherwise idle machine
+#
+# 1. fan-out, window mode, 1,000 chat-view clients (10 senders, 500
+#    messages each): plain and SSH alternately, ROUNDS (3) rounds;
+# 2. idle: IDLE_N (2,000) SSH clients, server RSS per client;
+# 3. handshakes: HS_N (5,000) full SSH logins (TCP, key exchange,
+#    publickey login, channel, shell, the first byte of the session),
+#    CONC (20) at once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+cargo build --release --bins >&2
+bin=${CARGO_TARGET_DIR:-target}/release
+case $bin in /*) ;; *) bin=$root/$bin ;; esac
+server=${NEW:-$bin/chatsock}
+work=$(mktemp -d)
+pid=
+stop() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"; sleep 0.2; kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  pid=
+}
+trap 'stop; rm -rf "$work"' EXIT
+start() {
+  ulimit -n "$(ulimit -Hn)"
+  : >"$work/out"
+  (cd "$work" && exec "$server" --config "$root/bench.ron" --port 0 --ssh-port 0 >"$work/out" 2>/dev/null) &
+  pid=$!
+  for _ in $(seq 1 50); do
+    plain=$(sed -n 's/^Now running on //p' "$work/out")
+    ssh=$(sed -n 's/^SSH on \([^,]*\),.*/\1/p' "$work/out")
+    [ -n "$plain" ] && [ -n "$ssh" ] && return 0
+    sleep 0.1
+  done
+  echo "ssh.sh: the server did not start" >&2
+  exit 1
+}
+bench() {
+  echo "\$ chatsock-bench $*" | sed "s/$pid/PID/; s/$ssh/SSH_ADDR/; s/$plain/ADDR/" >&2
+  timeout 300 "$bin/chatsock-bench" "$@" --pid "$pid" | grep --line-buffered '^RESULT'
+}
+echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo -)"
+: >"$work/results"
+for round in $(seq 1 "${ROUNDS:-3}"); do
+  echo "round $round" >&2
+  start
+  bench fanout --addr "$plain" -n 1000 -s 10 -m 500 | sed -u 's/^RESULT /RESULT transport=plain /' | tee -a "$work/results"
+  stop
+  start
+  bench fanout --addr "$ssh" --ssh -n 1000 -s 10 -m 500 | sed -u 's/^RESULT /RESULT transport=ssh /' | tee -a "$work/results"
+  stop
+done
+start
+bench idle --addr "$ssh" --ssh -n "${IDLE_N:-2000}" | sed -u 's/^RESULT /RESULT transport=ssh /'
+stop
+start
+bench idle --addr "$plain" -n "${IDLE_N:-2000}" | sed -u 's/^RESULT /RESULT transport=plain /'
+stop
+start
+bench handshake --addr "$ssh" --ssh -n "${HS_N:-5000}" --concurrency "${CONC:-20}"
+stop
+echo
+echo "fan-out summary (one row per run, in the order run):"
+awk '
+  function get(k,   i, kv) {
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] }
+    return "-"
+  }
+  /^RESULT/ {
+    if (!f++) printf "%-9s %10s %6s %9s %9s %9s %9s\n", "transport", "deliv/s", "lost", "p50_us", "p99_us", "cpu_s/M", "peak_kib"
+    printf "%-9s %10s %6s %9s %9s %9s %9s\n", get("transport"), get("deliveries_per_s"), get("lost"), get("p50_us"), get("p99_us"), get("server_cpu_s_per_million"), get("server_peak_rss_kib")
+  }
+' "$work/results"
