@@ -13,56 +13,15 @@
 //! `[len, bytes…]` the client sends, one read pass each.
 #![no_main]
 
+#[path = "common/mem.rs"]
+mod mem;
+
 use chatsock::transport::ssh::{Guests, HostKey, Setup};
 use chatsock::transport::{Transport, TransportKind};
 use libfuzzer_sys::fuzz_target;
-use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use mem::Mem;
+use std::io;
 use std::sync::{Arc, OnceLock};
-
-/// An in-memory socket (as in the tls target).
-#[derive(Default)]
-struct Mem {
-    input: VecDeque<u8>,
-    eof: bool,
-    output: Vec<u8>,
-    per_write: Option<usize>,
-    blocked: bool,
-}
-
-impl Read for Mem {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            return if self.eof {
-                Ok(0)
-            } else {
-                Err(io::ErrorKind::WouldBlock.into())
-            };
-        }
-        let n = buf.len().min(self.input.len());
-        for (b, x) in buf.iter_mut().zip(self.input.drain(..n)) {
-            *b = x;
-        }
-        Ok(n)
-    }
-}
-
-impl Write for Mem {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.blocked {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = self.per_write.map_or(buf.len(), |p| p.min(buf.len()));
-        self.output.extend_from_slice(&buf[..n]);
-        if self.per_write.is_some() {
-            self.blocked = true;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 fn kind() -> &'static TransportKind {
     static KIND: OnceLock<TransportKind> = OnceLock::new();

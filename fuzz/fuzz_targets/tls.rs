@@ -19,59 +19,17 @@
 //! what the server echoes back reaches the client intact.
 #![no_main]
 
+#[path = "common/mem.rs"]
+mod mem;
+
+use chatsock::transport::ssh::Guests;
 use chatsock::transport::tls::RECORD_PLAINTEXT;
 use chatsock::transport::{Transport, TransportKind};
 use libfuzzer_sys::fuzz_target;
+use mem::{chunks, Mem};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, OnceLock};
-
-/// An in-memory socket: what the client sent waits in `input`; what the
-/// server writes goes to `output`, at most `room` bytes per write when set.
-#[derive(Default)]
-struct Mem {
-    input: VecDeque<u8>,
-    eof: bool,
-    output: Vec<u8>,
-    per_write: Option<usize>,
-    blocked: bool,
-}
-
-impl Read for Mem {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            return if self.eof {
-                Ok(0)
-            } else {
-                Err(io::ErrorKind::WouldBlock.into())
-            };
-        }
-        let n = buf.len().min(self.input.len());
-        for (b, x) in buf.iter_mut().zip(self.input.drain(..n)) {
-            *b = x;
-        }
-        Ok(n)
-    }
-}
-
-impl Write for Mem {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.blocked {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = self.per_write.map_or(buf.len(), |p| p.min(buf.len()));
-        self.output.extend_from_slice(&buf[..n]);
-        if self.per_write.is_some() {
-            // The next write finds the kernel full until it drains.
-            self.blocked = true;
-        }
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 fn configs() -> &'static (TransportKind, Arc<rustls::ClientConfig>) {
     static CONFIGS: OnceLock<(TransportKind, Arc<rustls::ClientConfig>)> = OnceLock::new();
@@ -97,7 +55,7 @@ fn configs() -> &'static (TransportKind, Arc<rustls::ClientConfig>) {
 fn serve(server: &mut Transport, sock: &mut Mem, got: &mut Vec<u8>) -> bool {
     let mut buf = [0u8; 512];
     loop {
-        match server.read(sock, &mut buf) {
+        match server.read(sock, &mut buf, &mut Guests) {
             Ok(0) => return false,
             Ok(n) => {
                 assert!(n <= buf.len());
@@ -129,17 +87,6 @@ fn serve(server: &mut Transport, sock: &mut Mem, got: &mut Vec<u8>) -> bool {
         }
     }
     panic!("the transport never finished flushing");
-}
-
-fn chunks(data: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = data;
-    std::iter::from_fn(move || {
-        let (&len, tail) = rest.split_first()?;
-        let n = usize::from(len).min(tail.len());
-        let (chunk, more) = tail.split_at(n);
-        rest = more;
-        Some(chunk)
-    })
 }
 
 fuzz_target!(|data: &[u8]| {

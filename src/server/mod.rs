@@ -327,6 +327,25 @@ impl Server {
         crate::log_out!("Server shut down.");
     }
 
+    /// Reads connection `key` through its transport and terminal, with
+    /// the core answering Tab completion and SSH logins.
+    fn read_conn(&mut self, key: usize) -> Io {
+        let Some(conn) = self.conns.get_mut(key) else {
+            return Io::Done;
+        };
+        let chat = &self.chat;
+        let limit = chat.config().send_queue_limit;
+        let mut complete = |before: &str| chat.complete(key, before);
+        let mut auth = Logins { chat };
+        conn.read(
+            &mut self.scratch,
+            &mut complete,
+            &mut auth,
+            limit,
+            &mut self.pool,
+        )
+    }
+
     fn read(&mut self, key: usize) {
         let Some(conn) = self.conns.get_mut(key) else {
             return;
@@ -335,20 +354,13 @@ impl Server {
             return;
         }
         if !conn.read_paused {
-            let chat = &self.chat;
-            let limit = chat.config().send_queue_limit;
-            let mut complete = |before: &str| chat.complete(key, before);
-            let mut auth = Logins { chat };
-            let io = conn.read(
-                &mut self.scratch,
-                &mut complete,
-                &mut auth,
-                limit,
-                &mut self.pool,
-            );
+            let io = self.read_conn(key);
             if let Io::Error(reason) = io {
                 return self.kill(key, reason);
             }
+            let Some(conn) = self.conns.get_mut(key) else {
+                return;
+            };
             if let Life::Closing(reason) = conn.life {
                 if !conn.transport.lingering() {
                     // The peer's goodbye came: done.
@@ -404,18 +416,7 @@ impl Server {
                 }
                 if conn.read_paused {
                     conn.read_paused = false;
-                    let chat = &self.chat;
-                    let limit = chat.config().send_queue_limit;
-                    let mut complete = |before: &str| chat.complete(key, before);
-                    let mut auth = Logins { chat };
-                    let io = conn.read(
-                        &mut self.scratch,
-                        &mut complete,
-                        &mut auth,
-                        limit,
-                        &mut self.pool,
-                    );
-                    match io {
+                    match self.read_conn(key) {
                         Io::Error(reason) => return self.kill(key, reason),
                         _ => {
                             self.terminal_news(key);
