@@ -46,38 +46,9 @@ elif [ -n "${NEW:-}" ]; then
 else
   cargo build --release --bins >&2
 fi
-server=${NEW:-$bin/chatsock}
-work=$(mktemp -d)
-pid=
-stop() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"; sleep 0.2; kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  pid=
-}
-trap 'stop; rm -rf "$work"' EXIT
-# start [BIN]: a fresh server (default: $server) with bench.ron on a free port.
-start() {
-  # The server needs a descriptor per client: as many as the hard limit allows.
-  ulimit -n "$(ulimit -Hn)"
-  : >"$work/out"
-  "${1:-$server}" --config bench.ron --port 0 >"$work/out" 2>/dev/null &
-  pid=$!
-  for _ in $(seq 1 50); do
-    addr=$(sed -n 's/^Now running on //p' "$work/out")
-    [ -n "$addr" ] && return 0
-    sleep 0.1
-  done
-  echo "measure: the server did not start" >&2
-  exit 1
-}
-bench() { echo "\$ chatsock-bench $*" | sed "s/$pid/PID/; s/$addr/ADDR/" >&2; timeout 300 "$bin/chatsock-bench" "$@" --pid "$pid" | grep --line-buffered '^RESULT'; }
-
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
-if git rev-parse --git-dir >/dev/null 2>&1; then
-  echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes in src)')"
-fi
+. bench/lib.sh
+bench_init measure.sh
+machine
 echo "open files: soft $(ulimit -n) hard $(ulimit -Hn); ephemeral ports $(cat /proc/sys/net/ipv4/ip_local_port_range | tr '\t' -)"
 describe() { # LABEL BIN
   echo "$1 server: $2, $(stat -c %s "$2") bytes, sha256 $(sha256sum "$2" | cut -c1-12), built $(date -r "$2" '+%F %T')"

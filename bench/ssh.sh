@@ -17,58 +17,27 @@
 #    CONC (20) at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 cargo build --release --bins >&2
-bin=${CARGO_TARGET_DIR:-target}/release
-case $bin in /*) ;; *) bin=$root/$bin ;; esac
-server=${NEW:-$bin/chatsock}
-work=$(mktemp -d)
-pid=
-stop() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"; sleep 0.2; kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  pid=
-}
-trap 'stop; rm -rf "$work"' EXIT
-start() {
-  ulimit -n "$(ulimit -Hn)"
-  : >"$work/out"
-  (cd "$work" && exec "$server" --config "$root/bench.ron" --port 0 --ssh-port 0 >"$work/out" 2>/dev/null) &
-  pid=$!
-  for _ in $(seq 1 50); do
-    plain=$(sed -n 's/^Now running on //p' "$work/out")
-    ssh=$(sed -n 's/^SSH on \([^,]*\),.*/\1/p' "$work/out")
-    [ -n "$plain" ] && [ -n "$ssh" ] && return 0
-    sleep 0.1
-  done
-  echo "ssh.sh: the server did not start" >&2
-  exit 1
-}
-bench() {
-  echo "\$ chatsock-bench $*" | sed "s/$pid/PID/; s/$ssh/SSH_ADDR/; s/$plain/ADDR/" >&2
-  timeout 300 "$bin/chatsock-bench" "$@" --pid "$pid" | grep --line-buffered '^RESULT'
-}
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo -)"
+. bench/lib.sh
+bench_init ssh.sh
+machine
 : >"$work/results"
 for round in $(seq 1 "${ROUNDS:-3}"); do
   echo "round $round" >&2
-  start
+  start --ssh-port 0
   bench fanout --addr "$plain" -n 1000 -s 10 -m 500 | sed -u 's/^RESULT /RESULT transport=plain /' | tee -a "$work/results"
   stop
-  start
+  start --ssh-port 0
   bench fanout --addr "$ssh" --ssh -n 1000 -s 10 -m 500 | sed -u 's/^RESULT /RESULT transport=ssh /' | tee -a "$work/results"
   stop
 done
-start
+start --ssh-port 0
 bench idle --addr "$ssh" --ssh -n "${IDLE_N:-2000}" | sed -u 's/^RESULT /RESULT transport=ssh /'
 stop
-start
+start --ssh-port 0
 bench idle --addr "$plain" -n "${IDLE_N:-2000}" | sed -u 's/^RESULT /RESULT transport=plain /'
 stop
-start
+start --ssh-port 0
 bench handshake --addr "$ssh" --ssh -n "${HS_N:-5000}" --concurrency "${CONC:-20}"
 stop
 echo

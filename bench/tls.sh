@@ -14,62 +14,30 @@
 #    -n 100 -s 10 at 100 msgs/s, alone and under the handshake load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
 cargo build --release --bins >&2
-bin=${CARGO_TARGET_DIR:-target}/release
-case $bin in /*) ;; *) bin=$root/$bin ;; esac
-server=${NEW:-$bin/chatsock}
-work=$(mktemp -d)
-pid=
-stop() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"; sleep 0.2; kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  pid=
-}
-trap 'stop; rm -rf "$work"' EXIT
-start() {
-  ulimit -n "$(ulimit -Hn)"
-  : >"$work/out"
-  (cd "$work" && exec "$server" --config "$root/bench.ron" --port 0 --tls-port 0 >"$work/out" 2>/dev/null) &
-  pid=$!
-  for _ in $(seq 1 50); do
-    plain=$(sed -n 's/^Now running on //p' "$work/out")
-    tls=$(sed -n 's/^TLS on \([^,]*\),.*/\1/p' "$work/out")
-    [ -n "$plain" ] && [ -n "$tls" ] && return 0
-    sleep 0.1
-  done
-  echo "tls.sh: the server did not start" >&2
-  exit 1
-}
-cafile() { echo "$work/chatsock-cert.pem"; }
-bench() {
-  echo "\$ chatsock-bench $*" | sed "s/$pid/PID/; s|$work|WORK|g; s/$tls/TLS_ADDR/; s/$plain/ADDR/" >&2
-  timeout 300 "$bin/chatsock-bench" "$@" --pid "$pid" | grep --line-buffered '^RESULT'
-}
-echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r)"
-echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo -)"
+. bench/lib.sh
+bench_init tls.sh
+machine
 : >"$work/results"
 for round in $(seq 1 "${ROUNDS:-3}"); do
   echo "round $round" >&2
-  start
+  start --tls-port 0
   bench fanout --addr "$plain" -n 1000 -s 10 -m 500 | sed -u 's/^RESULT /RESULT transport=plain /' | tee -a "$work/results"
   stop
-  start
-  bench fanout --addr "$tls" --tls --cafile "$(cafile)" -n 1000 -s 10 -m 500 | sed -u 's/^RESULT /RESULT transport=tls /' | tee -a "$work/results"
+  start --tls-port 0
+  bench fanout --addr "$tls" --tls --cafile "$work/chatsock-cert.pem" -n 1000 -s 10 -m 500 | sed -u 's/^RESULT /RESULT transport=tls /' | tee -a "$work/results"
   stop
 done
-start
-bench idle --addr "$tls" --tls --cafile "$(cafile)" -n "${IDLE_N:-10000}" | sed -u 's/^RESULT /RESULT transport=tls /'
+start --tls-port 0
+bench idle --addr "$tls" --tls --cafile "$work/chatsock-cert.pem" -n "${IDLE_N:-10000}" | sed -u 's/^RESULT /RESULT transport=tls /'
 stop
-start
-bench handshake --addr "$tls" --cafile "$(cafile)" -n "${HS_N:-10000}" --concurrency 50
+start --tls-port 0
+bench handshake --addr "$tls" --cafile "$work/chatsock-cert.pem" -n "${HS_N:-10000}" --concurrency 50
 stop
 for load in none 500; do
-  start
+  start --tls-port 0
   if [ "$load" != none ]; then
-    "$bin/chatsock-bench" handshake --addr "$tls" --cafile "$(cafile)" -n 16000 --rate "$load" \
+    "$bin/chatsock-bench" handshake --addr "$tls" --cafile "$work/chatsock-cert.pem" -n 16000 --rate "$load" \
       --concurrency 1000 --pid "$pid" >"$work/hs" &
     hs=$!
     sleep 1

@@ -387,7 +387,20 @@ fn listen(addr: SocketAddr) -> std::io::Result<mio::net::TcpListener> {
 /// must not keep it alive).
 const LOG_FLUSH: Duration = Duration::from_secs(1);
 
+/// Allocations this large or larger are mmapped and unmapped when freed.
+/// glibc otherwise raises its threshold after the first such free, and the
+/// hashing worker's 19 MiB block, given back when it is idle, would stay
+/// in the heap instead of going back to the system.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD: libc::c_int = 1 << 20;
+
 fn main() -> ExitCode {
+    // SAFETY: mallopt only sets an allocator parameter; called first, before
+    // any other thread exists.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
     // First, before any other file is opened: all output goes through the
     // log writers, which never block the event loop and ignore write
     // errors (a closed pipe, a full disk), so printing cannot change the

@@ -69,9 +69,12 @@ pub enum HashAnswer {
 
 /// argon2id with fixed parameters, and a dummy hash made with them.
 ///
-/// It hashes into one memory block that it keeps (19 MiB at OWASP cost)
-/// instead of allocating one per hash: the allocator would otherwise keep
-/// freed blocks around, and the server grew by 150 MiB over 50 logins.
+/// It hashes into one memory block (19 MiB at OWASP cost) that it keeps
+/// while hashes follow each other, instead of allocating one per hash (the
+/// allocator kept freed blocks around: the server grew by 150 MiB over 50
+/// logins); the worker [`Hasher::release`]s it when its queue is empty, so
+/// an idle server does not hold it (with the mmap threshold `main` fixes,
+/// a freed block goes back to the system at once).
 #[derive(Debug)]
 pub struct Hasher {
     params: Params,
@@ -109,7 +112,15 @@ impl Hasher {
             memory: Default::default(),
         };
         h.dummy = h.hash("chatsock dummy password").unwrap_or_default();
+        h.release();
         h
+    }
+
+    /// Gives the memory block back (the next hash makes a new one).
+    pub fn release(&self) {
+        if let Ok(mut memory) = self.memory.try_borrow_mut() {
+            *memory = Vec::new();
+        }
     }
 
     /// argon2id with `params` into `out`, in the kept memory block (grown
@@ -221,8 +232,20 @@ impl Worker {
         let (outbox, answers) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("chatsock-hash".into())
-            .spawn(move || {
-                for job in inbox {
+            .spawn(move || loop {
+                let job = match inbox.try_recv() {
+                    Ok(job) => job,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        // Nothing waits: no 19 MiB held while idle.
+                        hasher.release();
+                        match inbox.recv() {
+                            Ok(job) => job,
+                            Err(_) => return,
+                        }
+                    }
+                    Err(mpsc::TryRecvError::Disconnected) => return,
+                };
+                {
                     let answer = hasher.run(&job.op);
                     drop(job.op); // the password goes as soon as it is used
                     if outbox.send((job.id, answer)).is_err() {
