@@ -72,8 +72,8 @@ pub enum HashAnswer {
 /// It hashes into one memory block (19 MiB at OWASP cost) that it keeps
 /// while hashes follow each other, instead of allocating one per hash (the
 /// allocator kept freed blocks around: the server grew by 150 MiB over 50
-/// logins); the worker [`Hasher::release`]s it when its queue is empty, so
-/// an idle server does not hold it (with the mmap threshold `main` fixes,
+/// logins); the worker [`Hasher::release`]s it when no hash came for
+/// [`KEEP_BLOCK`], so an idle server does not hold it (with the mmap threshold `main` fixes,
 /// a freed block goes back to the system at once).
 #[derive(Debug)]
 pub struct Hasher {
@@ -225,6 +225,10 @@ pub struct Worker {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// How long the worker keeps its memory block after the last hash: a
+/// burst of logins reuses it, an idle server gives it back.
+pub const KEEP_BLOCK: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Worker {
     /// Starts the worker with `hasher`; `wake` is called after each answer.
     pub fn spawn(hasher: Hasher, wake: Arc<mio::Waker>) -> std::io::Result<Worker> {
@@ -233,17 +237,17 @@ impl Worker {
         let thread = std::thread::Builder::new()
             .name("chatsock-hash".into())
             .spawn(move || loop {
-                let job = match inbox.try_recv() {
+                let job = match inbox.recv_timeout(KEEP_BLOCK) {
                     Ok(job) => job,
-                    Err(mpsc::TryRecvError::Empty) => {
-                        // Nothing waits: no 19 MiB held while idle.
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        // Nothing for a while: no 19 MiB held while idle.
                         hasher.release();
                         match inbox.recv() {
                             Ok(job) => job,
                             Err(_) => return,
                         }
                     }
-                    Err(mpsc::TryRecvError::Disconnected) => return,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 };
                 {
                     let answer = hasher.run(&job.op);
