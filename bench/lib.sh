@@ -73,3 +73,20 @@ machine() {
     echo "commit: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml || echo ' (with uncommitted changes in src)')"
   fi
 }
+
+# fanout_summary FILE: a table of the fan-out RESULT lines in FILE (one row
+# per run, in the order run), labelled by their transport=.
+fanout_summary() {
+  echo
+  echo "fan-out summary (one row per run, in the order run):"
+  awk '
+    function get(k,   i, kv) {
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) return kv[2] }
+      return "-"
+    }
+    /^RESULT/ {
+      if (!f++) printf "%-9s %10s %6s %9s %9s %9s %9s\n", "transport", "deliv/s", "lost", "p50_us", "p99_us", "cpu_s/M", "peak_kib"
+      printf "%-9s %10s %6s %9s %9s %9s %9s\n", get("transport"), get("deliveries_per_s"), get("lost"), get("p50_us"), get("p99_us"), get("server_cpu_s_per_million"), get("server_peak_rss_kib")
+    }
+  ' "$1"
+}

@@ -82,17 +82,7 @@ impl T {
 
     /// Output for `id` since the last call.
     fn out(&mut self, id: ClientId) -> String {
-        let mut s = Vec::new();
-        let mut rest = Vec::new();
-        for (to, chunk) in self.chat.out.writes.drain(..) {
-            if to == id {
-                s.extend_from_slice(chunk.bytes());
-            } else {
-                rest.push((to, chunk));
-            }
-        }
-        self.chat.out.writes = rest;
-        String::from_utf8_lossy(&s).into_owned()
+        super::tests::output_for(&mut self.chat, id)
     }
 
     fn connect(&mut self, id: ClientId, link: Link, from: IpAddr) {

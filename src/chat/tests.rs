@@ -33,17 +33,7 @@ impl T {
 
     /// Output queued for `id` since the last call, as text.
     fn out(&mut self, id: ClientId) -> String {
-        let mut s = Vec::new();
-        let mut rest = Vec::new();
-        for (to, chunk) in self.chat.out.writes.drain(..) {
-            if to == id {
-                s.extend_from_slice(chunk.bytes());
-            } else {
-                rest.push((to, chunk));
-            }
-        }
-        self.chat.out.writes = rest;
-        String::from_utf8_lossy(&s).into_owned()
+        output_for(&mut self.chat, id)
     }
 
     fn user(&mut self, id: ClientId, name: &str) {
@@ -548,4 +538,19 @@ fn an_overlong_line_is_input_too_for_the_idle_clock() {
     t.chat.set_now(Duration::from_secs(60));
     t.chat.timer(0, first.gen, TimerKind::Idle);
     assert!(t.chat.out.closes.is_empty());
+}
+
+/// Takes the output `chat` queued for `id` (leaving the rest), as text.
+pub(super) fn output_for(chat: &mut Chat, id: ClientId) -> String {
+    let mut s = Vec::new();
+    let mut rest = Vec::new();
+    for (to, chunk) in chat.out.writes.drain(..) {
+        if to == id {
+            s.extend_from_slice(chunk.bytes());
+        } else {
+            rest.push((to, chunk));
+        }
+    }
+    chat.out.writes = rest;
+    String::from_utf8_lossy(&s).into_owned()
 }
