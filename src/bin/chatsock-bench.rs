@@ -1356,6 +1356,24 @@ impl Bench {
         }
     }
 
+    /// `--hold`: keeps the `n` connections open (reading what arrives)
+    /// for that long; `what` ends the stderr note.
+    fn hold(&mut self, events: &mut Events, n: usize, what: &str) -> Result<(), String> {
+        if self.args.hold.is_zero() {
+            return Ok(());
+        }
+        eprintln!(
+            "chatsock-bench: holding {n} connections for {:.0} s{what}",
+            self.args.hold.as_secs_f64()
+        );
+        let until = Instant::now() + self.args.hold;
+        while Instant::now() < until {
+            let left = until.saturating_duration_since(Instant::now());
+            self.poll_once(events, left.min(Duration::from_secs(1)))?;
+        }
+        Ok(())
+    }
+
     /// Connects and logs in every client.
     fn login_all(&mut self, events: &mut Events) -> Result<Duration, String> {
         let t0 = Instant::now();
@@ -1901,19 +1919,7 @@ fn run_idle(args: Args) -> Result<(), String> {
             per.unwrap_or(0.0)
         );
     }
-    if !args.hold.is_zero() {
-        eprintln!(
-            "chatsock-bench: holding {} connections for {:.0} s",
-            args.n,
-            args.hold.as_secs_f64()
-        );
-        let until = Instant::now() + args.hold;
-        while Instant::now() < until {
-            let left = until.saturating_duration_since(Instant::now());
-            b.poll_once(&mut events, left.min(Duration::from_secs(1)))?;
-        }
-    }
-    Ok(())
+    b.hold(&mut events, args.n, "")
 }
 
 /// One stall-mode sample.
@@ -2082,19 +2088,7 @@ fn run_stall(args: Args) -> Result<(), String> {
             }
         );
     }
-    if !args.hold.is_zero() {
-        eprintln!(
-            "chatsock-bench: holding {} connections for {:.0} s, sending nothing",
-            viewers + 1,
-            args.hold.as_secs_f64()
-        );
-        let until = Instant::now() + args.hold;
-        while Instant::now() < until {
-            let left = until.saturating_duration_since(Instant::now());
-            b.poll_once(&mut events, left.min(Duration::from_secs(1)))?;
-        }
-    }
-    Ok(())
+    b.hold(&mut events, viewers + 1, ", sending nothing")
 }
 
 /// One handshake-mode connection: TCP connect, TLS handshake, the first
